@@ -1,0 +1,1 @@
+//! Onboard truck autonomy (sans-IO).
