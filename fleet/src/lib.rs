@@ -1,1 +1,26 @@
-//! The dispatcher (sans-IO).
+//! The dispatcher, sans-IO: [`Dispatcher::handle`] takes each message from a truck,
+//! [`Dispatcher::tick`] runs assignment, traffic permissions and the watchdog, and
+//! [`Dispatcher::poll_outbox`] hands back the messages to send. Time is passed in.
+//!
+//! - **Assignment** (simple dynamic rule; the optimiser is its own issue): a truck that asks
+//!   for work goes to the loader where it could start loading soonest (travel time plus the
+//!   queue already sent there); a loaded truck goes to the dump of its material it reaches
+//!   soonest, counting the trucks already heading there.
+//! - **Routing** on the lane graph by travel time (A* from `petgraph`).
+//! - **Permissions** (railway-style block control): each truck holds a *claim*, the road from
+//!   behind its body to beyond the end of its permission. Claims never overlap on a lane;
+//!   connector lanes of an intersection that come too close are never held by two trucks; a
+//!   truck is only let into an intersection when it can leave it completely; a grant never
+//!   shrinks. See [`permits`].
+//! - **Watchdog**: a truck not heard from for 2 s is marked lost and the road it holds stays
+//!   frozen until it is heard again.
+//!
+//! Architecture invariant: **no two trucks ever hold overlapping road.** (`tests/` has a
+//! property test that drives random fleets and checks it after every tick.)
+
+pub mod dispatcher;
+pub mod permits;
+pub mod routing;
+
+pub use dispatcher::{Dispatcher, DispatcherConfig, FleetEvent, FleetEventKind, TruckView};
+pub use permits::Claim;

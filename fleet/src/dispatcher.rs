@@ -1,0 +1,547 @@
+//! The dispatcher state machine.
+
+use crate::permits::{extend, Claim, ClaimIndex};
+use crate::routing::Router;
+use site::ids::{DumpId, LaneId, LoaderId, RouteId, TruckId};
+use site::protocol::{
+    DispatchMsg, DownMsg, MissionState, PermissionGrant, StopReason, Task, Telemetry, TruckInfo,
+    TruckMsg, UpMsg,
+};
+use site::route::{Route, RoutePath};
+use site::{Material, SimDuration, SimTime, Site};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Dispatcher settings (typ. values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DispatcherConfig {
+    /// How far ahead of a truck's centre a grant reaches at most, m.
+    pub grant_horizon_m: f64,
+    /// Extra road each claim keeps before and behind the truck's body, m.
+    pub claim_margin_m: f64,
+    /// Lifetime of a grant.
+    pub grant_ttl: SimDuration,
+    /// An unchanged grant is re-sent (with a new expiry) this often.
+    pub regrant_period: SimDuration,
+    pub heartbeat_period: SimDuration,
+    /// Not heard from for this long: the truck is lost and its road frozen.
+    pub lost_after: SimDuration,
+    /// How far back along its old route a new route starts (so the claim covers the body).
+    pub route_tail_m: f64,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            grant_horizon_m: 160.0,
+            claim_margin_m: 4.0,
+            grant_ttl: SimDuration::from_secs(3),
+            regrant_period: SimDuration::from_secs(1),
+            heartbeat_period: SimDuration::from_millis(100),
+            lost_after: SimDuration::from_secs(2),
+            route_tail_m: 30.0,
+        }
+    }
+}
+
+/// Something the dispatcher did or saw (the event log).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FleetEvent {
+    pub at: SimTime,
+    pub truck: TruckId,
+    pub kind: FleetEventKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FleetEventKind {
+    Joined,
+    Assigned(Task),
+    Loaded { loader: LoaderId, tonnes: f64 },
+    Dumped { dump: DumpId },
+    StateChanged(MissionState),
+    Lost,
+    Found,
+    EStop(StopReason),
+    ReArmed,
+    NoRoute,
+}
+
+/// What the dispatcher knows of one truck.
+#[derive(Clone, Debug)]
+pub struct TruckView {
+    pub info: TruckInfo,
+    pub last_heard: SimTime,
+    pub telemetry: Option<Telemetry>,
+    pub task: Option<Task>,
+    pub route: Option<RoutePath>,
+    /// The truck's centre along `route`, as the dispatcher projects it.
+    pub progress: f64,
+    pub granted: f64,
+    pub claim: Claim,
+    pub lost: bool,
+    pub estopped: bool,
+    blocked_since: Option<SimTime>,
+    last_grant_sent: Option<SimTime>,
+    standing: Option<(LaneId, f64)>,
+    wants_work: bool,
+    awaiting_haul: Option<Material>,
+    down_seq: u64,
+    last_up_seq: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct LoaderBook {
+    /// Trucks sent to this loader and not yet loaded.
+    assigned: Vec<TruckId>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DumpBook {
+    assigned: Vec<(TruckId, usize)>,
+}
+
+/// The dispatcher.
+pub struct Dispatcher {
+    site: Arc<Site>,
+    pub cfg: DispatcherConfig,
+    router: Router,
+    trucks: BTreeMap<TruckId, TruckView>,
+    loaders: Vec<LoaderBook>,
+    dumps: Vec<DumpBook>,
+    next_route: u32,
+    next_heartbeat: SimTime,
+    outbox: Vec<DownMsg>,
+    events: Vec<FleetEvent>,
+    pub rejected: u64,
+}
+
+impl Dispatcher {
+    pub fn new(site: Arc<Site>, cfg: DispatcherConfig) -> Dispatcher {
+        let router = Router::new(&site.roads);
+        let loaders = vec![LoaderBook::default(); site.loaders.len()];
+        let dumps = vec![DumpBook::default(); site.dumps.len()];
+        Dispatcher {
+            site,
+            cfg,
+            router,
+            trucks: BTreeMap::new(),
+            loaders,
+            dumps,
+            next_route: 0,
+            next_heartbeat: SimTime::ZERO,
+            outbox: Vec::new(),
+            events: Vec::new(),
+            rejected: 0,
+        }
+    }
+
+    pub fn trucks(&self) -> &BTreeMap<TruckId, TruckView> {
+        &self.trucks
+    }
+
+    /// Takes the events logged since the last call.
+    pub fn drain_events(&mut self) -> Vec<FleetEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Takes the messages to send.
+    pub fn poll_outbox(&mut self) -> Vec<DownMsg> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn log(&mut self, at: SimTime, truck: TruckId, kind: FleetEventKind) {
+        self.events.push(FleetEvent { at, truck, kind });
+    }
+
+    fn send(&mut self, now: SimTime, truck: TruckId, body: DispatchMsg) {
+        if let Some(v) = self.trucks.get_mut(&truck) {
+            v.down_seq += 1;
+            self.outbox.push(DownMsg {
+                truck,
+                seq: v.down_seq,
+                sent: now,
+                body,
+            });
+        }
+    }
+
+    /// Operator: stop a truck now; it stays stopped until re-armed.
+    pub fn estop(&mut self, now: SimTime, truck: TruckId, reason: StopReason) {
+        if let Some(v) = self.trucks.get_mut(&truck) {
+            v.estopped = true;
+            self.send(now, truck, DispatchMsg::EStop(reason));
+            self.log(now, truck, FleetEventKind::EStop(reason));
+        }
+    }
+
+    /// Operator: let a stopped truck move again.
+    pub fn rearm(&mut self, now: SimTime, truck: TruckId) {
+        if let Some(v) = self.trucks.get_mut(&truck) {
+            v.estopped = false;
+            self.send(now, truck, DispatchMsg::ReArm);
+            self.log(now, truck, FleetEventKind::ReArmed);
+        }
+    }
+
+    /// One message from a truck.
+    pub fn handle(&mut self, now: SimTime, msg: &UpMsg) {
+        let id = msg.truck;
+        if let TruckMsg::Hello(info) = &msg.body {
+            if !self.trucks.contains_key(&id) {
+                self.trucks.insert(
+                    id,
+                    TruckView {
+                        info: *info,
+                        last_heard: now,
+                        telemetry: None,
+                        task: None,
+                        route: None,
+                        progress: 0.0,
+                        granted: 0.0,
+                        claim: Claim::default(),
+                        lost: false,
+                        estopped: false,
+                        blocked_since: None,
+                        last_grant_sent: None,
+                        standing: None,
+                        wants_work: false,
+                        awaiting_haul: None,
+                        down_seq: 0,
+                        last_up_seq: 0,
+                    },
+                );
+                self.log(now, id, FleetEventKind::Joined);
+            }
+        }
+        let site = self.site.clone();
+        let Some(v) = self.trucks.get_mut(&id) else {
+            self.rejected += 1;
+            return;
+        };
+        if msg.seq <= v.last_up_seq {
+            self.rejected += 1;
+            return;
+        }
+        v.last_up_seq = msg.seq;
+        v.last_heard = now;
+        if v.lost {
+            v.lost = false;
+            self.log(now, id, FleetEventKind::Found);
+        }
+        let Some(v) = self.trucks.get_mut(&id) else {
+            return;
+        };
+        match &msg.body {
+            TruckMsg::Hello(_) | TruckMsg::Heartbeat => {}
+            TruckMsg::Telemetry(t) => {
+                v.telemetry = Some(*t);
+                let xy = [t.pos[0], t.pos[1]];
+                if let Some(r) = &v.route {
+                    let (d, _) = r.project(xy, v.progress - 10.0, v.progress + 40.0, &site.roads);
+                    v.progress = d;
+                } else if v.standing.is_none() {
+                    v.standing = site.locate(xy, t.heading);
+                }
+            }
+            TruckMsg::StateChanged { to, .. } => {
+                let to = *to;
+                self.log(now, id, FleetEventKind::StateChanged(to));
+            }
+            TruckMsg::WorkRequest => v.wants_work = true,
+            TruckMsg::LoadDone { loader, tonnes } => {
+                let (loader, tonnes) = (*loader, *tonnes);
+                if let Some(l) = site.loaders.get(loader.index()) {
+                    v.awaiting_haul = Some(l.material);
+                    if let Some(b) = self.loaders.get_mut(loader.index()) {
+                        b.assigned.retain(|t| *t != id);
+                    }
+                    self.log(now, id, FleetEventKind::Loaded { loader, tonnes });
+                } else {
+                    self.rejected += 1;
+                }
+            }
+            TruckMsg::DumpDone { dump, .. } => {
+                let dump = *dump;
+                if let Some(b) = self.dumps.get_mut(dump.index()) {
+                    b.assigned.retain(|e| e.0 != id);
+                }
+                self.log(now, id, FleetEventKind::Dumped { dump });
+            }
+        }
+    }
+
+    /// Where the truck is: `(lane, s)` and the route it is on, if any.
+    fn position(&self, v: &TruckView) -> Option<(LaneId, f64)> {
+        match &v.route {
+            Some(r) => Some(r.locate(v.progress)),
+            None => v.standing,
+        }
+    }
+
+    /// Builds a route for a truck from where it stands to `(lane, s)`, starting a little
+    /// behind it so that its claim covers its body.
+    fn plan(&mut self, id: TruckId, to: LaneId, s1: f64) -> Option<(f64, RoutePath)> {
+        let v = self.trucks.get(&id)?;
+        let (lane, s0) = self.position(v)?;
+        let (cost, path) = self.router.route(lane, s0, to, s1)?;
+        let tail = self.cfg.route_tail_m;
+        let (mut lanes, start_s) = match &v.route {
+            Some(old) if v.progress > 0.0 => {
+                let back = (v.progress - tail).max(0.0);
+                let i0 = old.lane_index(back);
+                let i1 = old.lane_index(v.progress);
+                let (_, sb) = old.locate(back);
+                (old.route.lanes[i0..i1].to_vec(), sb)
+            }
+            _ => (Vec::new(), (s0 - tail).max(0.0)),
+        };
+        lanes.extend(path);
+        self.next_route += 1;
+        let route = Route {
+            id: RouteId(self.next_route),
+            lanes,
+            start_s,
+            end_s: s1,
+        };
+        RoutePath::new(route, &self.site.roads)
+            .ok()
+            .map(|r| (cost, r))
+    }
+
+    fn assign(&mut self, now: SimTime, id: TruckId, task: Task, path: RoutePath) {
+        let site = self.site.clone();
+        let Some(v) = self.trucks.get_mut(&id) else {
+            return;
+        };
+        let xy = v
+            .telemetry
+            .map(|t| [t.pos[0], t.pos[1]])
+            .unwrap_or([0.0, 0.0]);
+        let (d, _) = path.project(xy, 0.0, self.cfg.route_tail_m + 50.0, &site.roads);
+        v.progress = d;
+        v.granted = d;
+        v.task = Some(task);
+        v.blocked_since = None;
+        v.last_grant_sent = None;
+        let route = path.route.clone();
+        v.route = Some(path);
+        v.standing = None;
+        self.send(now, id, DispatchMsg::Assignment { task, route });
+        self.log(now, id, FleetEventKind::Assigned(task));
+    }
+
+    fn load_time(&self, loader: usize, capacity_t: f64) -> f64 {
+        let l = &self.site.loaders[loader];
+        (capacity_t / l.bucket_t).ceil() * l.pass_s + 40.0
+    }
+
+    fn assign_work(&mut self, now: SimTime, id: TruckId) {
+        let Some(v) = self.trucks.get(&id) else {
+            return;
+        };
+        let cap = v.info.capacity_t;
+        let Some((lane, s0)) = self.position(v) else {
+            return;
+        };
+        let mut best: Option<(f64, usize)> = None;
+        for (i, l) in self.site.loaders.iter().enumerate() {
+            let Some((travel, _)) = self.router.route(lane, s0, l.lane, l.spot_s) else {
+                continue;
+            };
+            let load = self.load_time(i, cap);
+            let queue = self.loaders[i].assigned.len() as f64 * load;
+            let start = travel.max(queue) + load;
+            if best.is_none_or(|b| start < b.0) {
+                best = Some((start, i));
+            }
+        }
+        let Some((_, i)) = best else {
+            self.log(now, id, FleetEventKind::NoRoute);
+            return;
+        };
+        let (lane_to, spot) = (self.site.loaders[i].lane, self.site.loaders[i].spot_s);
+        if let Some((_, path)) = self.plan(id, lane_to, spot) {
+            self.loaders[i].assigned.push(id);
+            if let Some(v) = self.trucks.get_mut(&id) {
+                v.wants_work = false;
+            }
+            self.assign(
+                now,
+                id,
+                Task::Load {
+                    loader: site::ids::LoaderId(i as u32),
+                },
+                path,
+            );
+        }
+    }
+
+    fn assign_haul(&mut self, now: SimTime, id: TruckId, material: Material) {
+        let Some(v) = self.trucks.get(&id) else {
+            return;
+        };
+        let Some((lane, s0)) = self.position(v) else {
+            return;
+        };
+        let mut best: Option<(f64, usize, usize)> = None;
+        for (i, d) in self.site.dumps.iter().enumerate() {
+            if !d.kind.accepts(material) {
+                continue;
+            }
+            let Some((travel, _)) = self.router.route(lane, s0, d.lane, d.spots_s[0]) else {
+                continue;
+            };
+            let book = &self.dumps[i];
+            let per_spot = book.assigned.len() as f64 / d.spots_s.len() as f64;
+            let score = travel + per_spot * 90.0;
+            // The spot fewest trucks are heading to; the farthest among equals.
+            let spot = (0..d.spots_s.len())
+                .rev()
+                .min_by_key(|&k| book.assigned.iter().filter(|e| e.1 == k).count())
+                .unwrap_or(0);
+            if best.is_none_or(|b| score < b.0) {
+                best = Some((score, i, spot));
+            }
+        }
+        let Some((_, i, spot)) = best else {
+            self.log(now, id, FleetEventKind::NoRoute);
+            return;
+        };
+        let (lane_to, s1) = (self.site.dumps[i].lane, self.site.dumps[i].spots_s[spot]);
+        if let Some((_, path)) = self.plan(id, lane_to, s1) {
+            self.dumps[i].assigned.push((id, spot));
+            if let Some(v) = self.trucks.get_mut(&id) {
+                v.awaiting_haul = None;
+            }
+            self.assign(
+                now,
+                id,
+                Task::Dump {
+                    dump: DumpId(i as u32),
+                },
+                path,
+            );
+        }
+    }
+
+    fn claim_of(&self, v: &TruckView) -> Claim {
+        let half = v.info.length_m / 2.0 + self.cfg.claim_margin_m;
+        match &v.route {
+            Some(r) => Claim::on_route(
+                r,
+                v.progress - half,
+                v.granted.max(v.progress) + half,
+                &self.site,
+            ),
+            None => match v.standing {
+                Some((l, s)) => {
+                    let len = self.site.roads.lane(l).length();
+                    Claim {
+                        stretches: vec![(l, (s - half).max(0.0), (s + half).min(len))],
+                    }
+                }
+                None => Claim::default(),
+            },
+        }
+    }
+
+    /// Runs assignment, permissions, heartbeats and the watchdog.
+    pub fn tick(&mut self, now: SimTime) {
+        // Watchdog.
+        let lost: Vec<TruckId> = self
+            .trucks
+            .iter()
+            .filter(|(_, v)| !v.lost && now.since(v.last_heard) >= self.cfg.lost_after)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            if let Some(v) = self.trucks.get_mut(&id) {
+                v.lost = true;
+            }
+            self.log(now, id, FleetEventKind::Lost);
+        }
+        // Assignments.
+        let ids: Vec<TruckId> = self.trucks.keys().copied().collect();
+        for &id in &ids {
+            let Some(v) = self.trucks.get(&id) else {
+                continue;
+            };
+            if v.lost || v.telemetry.is_none() {
+                continue;
+            }
+            if let Some(m) = v.awaiting_haul {
+                self.assign_haul(now, id, m);
+            } else if v.wants_work {
+                self.assign_work(now, id);
+            }
+        }
+        // Claims of everyone, then extend one truck at a time, longest-blocked first.
+        let mut index = ClaimIndex::new(self.site.roads.lanes.len());
+        for &id in &ids {
+            if let Some(v) = self.trucks.get(&id) {
+                let c = self.claim_of(v);
+                index.insert(id, &c);
+                if let Some(v) = self.trucks.get_mut(&id) {
+                    v.claim = c;
+                }
+            }
+        }
+        let mut order: Vec<(SimTime, TruckId)> = self
+            .trucks
+            .iter()
+            .map(|(id, v)| (v.blocked_since.unwrap_or(SimTime(u64::MAX)), *id))
+            .collect();
+        order.sort();
+        let site = self.site.clone();
+        for (_, id) in order {
+            let Some(v) = self.trucks.get(&id) else {
+                continue;
+            };
+            if v.lost || v.estopped || v.telemetry.is_none() {
+                continue;
+            }
+            let Some(route) = &v.route else { continue };
+            let half = v.info.length_m / 2.0 + self.cfg.claim_margin_m;
+            let want = (v.progress + self.cfg.grant_horizon_m).min(route.length);
+            let new = extend(&site, id, route, v.progress, v.granted, half, want, &index);
+            let changed = new > v.granted + 1e-6;
+            let stale = v
+                .last_grant_sent
+                .is_none_or(|t| now.since(t) >= self.cfg.regrant_period);
+            let blocked = new + 1.0 < want;
+            let route_id = route.route.id;
+            let new_claim =
+                changed.then(|| Claim::on_route(route, v.progress - half, new + half, &site));
+            let Some(v) = self.trucks.get_mut(&id) else {
+                continue;
+            };
+            v.granted = new;
+            v.blocked_since = if blocked {
+                v.blocked_since.or(Some(now))
+            } else {
+                None
+            };
+            if let Some(c) = new_claim {
+                index.remove(id, &v.claim);
+                index.insert(id, &c);
+                v.claim = c;
+            }
+            if changed || stale {
+                v.last_grant_sent = Some(now);
+                let g = PermissionGrant {
+                    route: route_id,
+                    until_m: new,
+                    expires: now + self.cfg.grant_ttl,
+                };
+                self.send(now, id, DispatchMsg::Permission(g));
+            }
+        }
+        // Heartbeats.
+        if now >= self.next_heartbeat {
+            self.next_heartbeat = now + self.cfg.heartbeat_period;
+            for &id in &ids {
+                self.send(now, id, DispatchMsg::Heartbeat);
+            }
+        }
+    }
+}

@@ -1,0 +1,632 @@
+//! The human-editable site file (TOML) and its compilation into a [`Site`].
+//!
+//! References between tables are indices (`lanes[3].from = 7` is `nodes[7]`). Every error
+//! names the file, the field (as a path like `lanes[3].points`) and the reason.
+
+use crate::ids::{DumpId, GnbId, IntersectionId, LaneId, LoaderId, NodeId};
+use crate::road::{Lane, Node, RoadNetwork};
+use crate::site::{
+    Dump, DumpKind, GnbSite, Intersection, Loader, Material, Parking, Site, LANE_CLEARANCE_M,
+};
+use crate::terrain::{Heightfield, TerrainSpec};
+use crate::units::kmh;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A site file as written on disk.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SiteFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub terrain: TerrainSpec,
+    pub nodes: Vec<NodeEntry>,
+    #[serde(default)]
+    pub intersections: Vec<IntersectionEntry>,
+    pub lanes: Vec<LaneEntry>,
+    pub loaders: Vec<LoaderEntry>,
+    pub dumps: Vec<DumpEntry>,
+    #[serde(default)]
+    pub parking: Option<ParkingEntry>,
+    #[serde(default)]
+    pub gnbs: Vec<GnbEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    pub name: String,
+    pub pos: [f64; 2],
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IntersectionEntry {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LaneEntry {
+    pub from: u32,
+    pub to: u32,
+    pub width_m: f64,
+    pub speed_limit_kmh: f64,
+    /// Index into `intersections` when this lane is a connector inside a junction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intersection: Option<u32>,
+    /// Design driving line `[x, y, z]`; the road is cut and filled to these heights.
+    pub points: Vec<[f64; 3]>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoaderEntry {
+    pub name: String,
+    pub material: Material,
+    pub lane: u32,
+    pub spot_s: f64,
+    pub pos: [f64; 2],
+    pub bucket_t: f64,
+    pub pass_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DumpEntry {
+    pub name: String,
+    pub kind: DumpKind,
+    pub lane: u32,
+    pub spots_s: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParkingEntry {
+    pub lane: u32,
+    pub slots_s: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GnbEntry {
+    pub name: String,
+    pub pos: [f64; 2],
+    pub mast_height_m: f64,
+}
+
+/// A site file that cannot be used, with the file, field and reason.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{file}: {field}: {reason}")]
+pub struct SiteError {
+    pub file: String,
+    pub field: String,
+    pub reason: String,
+}
+
+fn err(file: &str, field: impl Into<String>, reason: impl Into<String>) -> SiteError {
+    SiteError {
+        file: file.to_string(),
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and compiles a site file.
+pub fn load(path: &Path) -> Result<Site, SiteError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| err(&name, "(file)", e.to_string()))?;
+    let file = parse(&name, &text)?;
+    build(&name, &file)
+}
+
+/// Parses TOML text into a [`SiteFile`]; syntax and type errors name the field.
+pub fn parse(file: &str, text: &str) -> Result<SiteFile, SiteError> {
+    toml::from_str::<SiteFile>(text).map_err(|e| {
+        let field = e
+            .span()
+            .and_then(|sp| key_near(text, sp.start))
+            .unwrap_or_else(|| "(document)".to_string());
+        err(file, field, e.message().trim().to_string())
+    })
+}
+
+/// Finds a readable field location (line number and key) for a byte offset in TOML text.
+fn key_near(text: &str, offset: usize) -> Option<String> {
+    let upto = text.get(..offset.min(text.len()))?;
+    let line_no = upto.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+    let mut table = String::new();
+    for l in upto.lines().rev() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').to_string();
+            break;
+        }
+    }
+    let key = line.split('=').next().unwrap_or("").trim();
+    let key = if key.is_empty() || key.starts_with('[') {
+        String::new()
+    } else {
+        key.to_string()
+    };
+    let path = match (table.is_empty(), key.is_empty()) {
+        (true, _) => key,
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    };
+    Some(format!("{path} (line {line_no})"))
+}
+
+/// Serialises a site file to TOML.
+pub fn to_toml(file: &SiteFile) -> Result<String, String> {
+    toml::to_string(file).map_err(|e| e.to_string())
+}
+
+fn finite_pos(file: &str, field: String, v: f64) -> Result<(), SiteError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(err(
+            file,
+            field,
+            format!("must be a positive number, got {v}"),
+        ))
+    }
+}
+
+/// Compiles and validates a site file.
+pub fn build(file: &str, f: &SiteFile) -> Result<Site, SiteError> {
+    let t = &f.terrain;
+    finite_pos(file, "terrain.cell_m".into(), t.cell_m)?;
+    for (i, v) in t.size_m.iter().enumerate() {
+        finite_pos(file, format!("terrain.size_m[{i}]"), *v)?;
+    }
+    let cells = (t.size_m[0] / t.cell_m) * (t.size_m[1] / t.cell_m);
+    if cells > 4.2e6 || t.size_m[0] / t.cell_m < 2.0 || t.size_m[1] / t.cell_m < 2.0 {
+        return Err(err(
+            file,
+            "terrain.cell_m",
+            "grid must have between 2×2 and about 2048×2048 cells",
+        ));
+    }
+    if !t.rim_z.is_finite() {
+        return Err(err(file, "terrain.rim_z", "must be a number"));
+    }
+    let p = &t.pit;
+    finite_pos(file, "terrain.pit.depth_m".into(), p.depth_m)?;
+    finite_pos(file, "terrain.pit.bench_height_m".into(), p.bench_height_m)?;
+    finite_pos(file, "terrain.pit.floor_radius_m".into(), p.floor_radius_m)?;
+    if !(p.top_radius_m > p.floor_radius_m) {
+        return Err(err(
+            file,
+            "terrain.pit.top_radius_m",
+            "must be larger than floor_radius_m",
+        ));
+    }
+    if !(p.face_angle_deg > 5.0 && p.face_angle_deg < 90.0) {
+        return Err(err(
+            file,
+            "terrain.pit.face_angle_deg",
+            "must lie between 5 and 90 degrees",
+        ));
+    }
+    for (i, o) in p.outline.iter().enumerate() {
+        if o.iter().any(|v| !v.is_finite()) || o[0].abs() > 0.3 {
+            return Err(err(
+                file,
+                format!("terrain.pit.outline[{i}]"),
+                "amplitude must be within ±0.3",
+            ));
+        }
+    }
+    if f.nodes.is_empty() {
+        return Err(err(file, "nodes", "a site needs at least one node"));
+    }
+    if f.lanes.is_empty() {
+        return Err(err(file, "lanes", "a site needs at least one lane"));
+    }
+    let half_x = t.size_m[0] / 2.0;
+    let half_y = t.size_m[1] / 2.0;
+    let inside = |q: [f64; 2]| q[0].abs() <= half_x && q[1].abs() <= half_y;
+    for (i, n) in f.nodes.iter().enumerate() {
+        if !n.pos.iter().all(|v| v.is_finite()) || !inside(n.pos) {
+            return Err(err(
+                file,
+                format!("nodes[{i}].pos"),
+                "must lie inside the terrain",
+            ));
+        }
+    }
+    for (i, l) in f.lanes.iter().enumerate() {
+        let at = |k: &str| format!("lanes[{i}].{k}");
+        for (k, v) in [("from", l.from), ("to", l.to)] {
+            if v as usize >= f.nodes.len() {
+                return Err(err(
+                    file,
+                    at(k),
+                    format!("node {v} does not exist ({} nodes)", f.nodes.len()),
+                ));
+            }
+        }
+        finite_pos(file, at("width_m"), l.width_m)?;
+        finite_pos(file, at("speed_limit_kmh"), l.speed_limit_kmh)?;
+        if l.speed_limit_kmh > 80.0 {
+            return Err(err(
+                file,
+                at("speed_limit_kmh"),
+                "haul trucks do not exceed 80 km/h",
+            ));
+        }
+        if let Some(x) = l.intersection {
+            if x as usize >= f.intersections.len() {
+                return Err(err(
+                    file,
+                    at("intersection"),
+                    format!("intersection {x} does not exist"),
+                ));
+            }
+        }
+        if l.points.len() < 2 {
+            return Err(err(file, at("points"), "a lane needs at least two points"));
+        }
+        for (k, q) in l.points.iter().enumerate() {
+            if !q.iter().all(|v| v.is_finite()) || !inside([q[0], q[1]]) {
+                return Err(err(
+                    file,
+                    format!("lanes[{i}].points[{k}]"),
+                    "must lie inside the terrain",
+                ));
+            }
+        }
+        for w in l.points.windows(2) {
+            if ((w[1][0] - w[0][0]).powi(2) + (w[1][1] - w[0][1]).powi(2)).sqrt() < 1e-3 {
+                return Err(err(file, at("points"), "two consecutive points coincide"));
+            }
+        }
+        let ends = [
+            (l.from, l.points[0], "first"),
+            (l.to, l.points[l.points.len() - 1], "last"),
+        ];
+        for (node, q, which) in ends {
+            let np = f.nodes[node as usize].pos;
+            let d = ((q[0] - np[0]).powi(2) + (q[1] - np[1]).powi(2)).sqrt();
+            if d > 0.5 {
+                return Err(err(
+                    file,
+                    at("points"),
+                    format!("{which} point is {d:.1} m from node {node}; lanes must start and end at their nodes"),
+                ));
+            }
+        }
+    }
+
+    // Terrain: natural pit, then every lane carved in at its design heights.
+    let mut terrain = Heightfield::natural(t);
+    for (i, pad) in t.pads.iter().enumerate() {
+        if pad.points.len() < 2 || pad.points.iter().any(|q| !q.iter().all(|v| v.is_finite())) {
+            return Err(err(
+                file,
+                format!("terrain.pads[{i}].points"),
+                "needs at least two finite points",
+            ));
+        }
+        finite_pos(
+            file,
+            format!("terrain.pads[{i}].half_width_m"),
+            pad.half_width_m,
+        )?;
+    }
+    let mut carve: Vec<(Vec<[f64; 3]>, f64)> = t
+        .pads
+        .iter()
+        .map(|p| (p.points.clone(), p.half_width_m - t.carve.shoulder_m))
+        .collect();
+    carve.extend(f.lanes.iter().map(|l| (l.points.clone(), l.width_m / 2.0)));
+    terrain.carve(&carve, &t.carve);
+
+    let nodes: Vec<Node> = f
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Node {
+            id: NodeId(i as u32),
+            name: n.name.clone(),
+            pos: n.pos,
+        })
+        .collect();
+    let lanes: Vec<Lane> = f
+        .lanes
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let xy: Vec<[f64; 2]> = l.points.iter().map(|q| [q[0], q[1]]).collect();
+            Lane::new(
+                LaneId(i as u32),
+                NodeId(l.from),
+                NodeId(l.to),
+                l.width_m,
+                kmh(l.speed_limit_kmh),
+                l.intersection.map(IntersectionId),
+                &xy,
+                &terrain,
+            )
+        })
+        .collect();
+    for l in &lanes {
+        for (k, w) in l.points.windows(2).enumerate() {
+            let run = ((w[1][0] - w[0][0]).powi(2) + (w[1][1] - w[0][1]).powi(2)).sqrt();
+            let grade = (w[1][2] - w[0][2]) / run.max(1e-9);
+            if run > 2.0 && grade.abs() > 0.15 {
+                return Err(err(
+                    file,
+                    format!("lanes[{}].points[{}]", l.id.0, k + 1),
+                    format!(
+                        "grade {:.1}% exceeds the 15% a haul truck can drive",
+                        grade * 100.0
+                    ),
+                ));
+            }
+        }
+    }
+    let roads = RoadNetwork::new(nodes, lanes);
+    if let Err(l) = roads.check_strongly_connected() {
+        return Err(err(
+            file,
+            format!("lanes[{}]", l.0),
+            "lane graph is not strongly connected: this lane cannot be reached from, or cannot lead back to, the rest of the network",
+        ));
+    }
+
+    let mut intersections: Vec<Intersection> = f
+        .intersections
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Intersection {
+            id: IntersectionId(i as u32),
+            name: x.name.clone(),
+            lanes: Vec::new(),
+            conflicts: Vec::new(),
+        })
+        .collect();
+    for l in &roads.lanes {
+        if let Some(x) = l.intersection {
+            intersections[x.index()].lanes.push(l.id);
+        }
+    }
+    for x in &mut intersections {
+        let n = x.lanes.len();
+        x.conflicts = vec![vec![false; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    let a = roads.lane(x.lanes[i]);
+                    let b = roads.lane(x.lanes[j]);
+                    x.conflicts[i][j] = min_distance(a, b) < LANE_CLEARANCE_M;
+                }
+            }
+        }
+    }
+
+    let lane_ref = |field: String, l: u32| -> Result<LaneId, SiteError> {
+        if (l as usize) < roads.lanes.len() {
+            Ok(LaneId(l))
+        } else {
+            Err(err(file, field, format!("lane {l} does not exist")))
+        }
+    };
+    let spot_ok = |field: String, lane: LaneId, s: f64| -> Result<(), SiteError> {
+        let ln = roads.lane(lane);
+        if ln.intersection.is_some() {
+            return Err(err(
+                file,
+                field,
+                "a stopping point may not lie on an intersection connector",
+            ));
+        }
+        if !(s.is_finite() && s >= 25.0 && s <= ln.length() - 25.0) {
+            return Err(err(
+                file,
+                field,
+                format!(
+                    "{s} lies outside the lane's usable length (25 .. {:.1} m)",
+                    ln.length() - 25.0
+                ),
+            ));
+        }
+        Ok(())
+    };
+    let mut loaders = Vec::new();
+    for (i, l) in f.loaders.iter().enumerate() {
+        let at = |k: &str| format!("loaders[{i}].{k}");
+        let lane = lane_ref(at("lane"), l.lane)?;
+        spot_ok(at("spot_s"), lane, l.spot_s)?;
+        finite_pos(file, at("bucket_t"), l.bucket_t)?;
+        finite_pos(file, at("pass_s"), l.pass_s)?;
+        let clear = roads
+            .lanes
+            .iter()
+            .map(|ln| ln.project(l.pos, 0.0, ln.length()).1.sqrt())
+            .fold(f64::INFINITY, f64::min);
+        if clear < 12.0 {
+            return Err(err(
+                file,
+                at("pos"),
+                format!("machine stands {clear:.1} m from a lane; keep at least 12 m"),
+            ));
+        }
+        loaders.push(Loader {
+            id: LoaderId(i as u32),
+            name: l.name.clone(),
+            material: l.material,
+            lane,
+            spot_s: l.spot_s,
+            pos: l.pos,
+            bucket_t: l.bucket_t,
+            pass_s: l.pass_s,
+        });
+    }
+    if loaders.is_empty() {
+        return Err(err(file, "loaders", "a site needs at least one loader"));
+    }
+    let mut dumps = Vec::new();
+    for (i, d) in f.dumps.iter().enumerate() {
+        let at = |k: &str| format!("dumps[{i}].{k}");
+        let lane = lane_ref(at("lane"), d.lane)?;
+        if d.spots_s.is_empty() {
+            return Err(err(file, at("spots_s"), "a dump needs at least one spot"));
+        }
+        for (k, &s) in d.spots_s.iter().enumerate() {
+            spot_ok(format!("dumps[{i}].spots_s[{k}]"), lane, s)?;
+        }
+        if d.spots_s.windows(2).any(|w| w[1] - w[0] < 25.0) {
+            return Err(err(
+                file,
+                at("spots_s"),
+                "spots must increase and lie at least 25 m apart",
+            ));
+        }
+        dumps.push(Dump {
+            id: DumpId(i as u32),
+            name: d.name.clone(),
+            kind: d.kind,
+            lane,
+            spots_s: d.spots_s.clone(),
+        });
+    }
+    for m in [Material::Ore, Material::Waste] {
+        if loaders.iter().any(|l| l.material == m) && !dumps.iter().any(|d| d.kind.accepts(m)) {
+            return Err(err(
+                file,
+                "dumps",
+                format!("no dump accepts {m:?} from the loaders"),
+            ));
+        }
+    }
+    let parking = match &f.parking {
+        None => None,
+        Some(p) => {
+            let lane = lane_ref("parking.lane".into(), p.lane)?;
+            for (k, &s) in p.slots_s.iter().enumerate() {
+                spot_ok(format!("parking.slots_s[{k}]"), lane, s)?;
+            }
+            Some(Parking {
+                lane,
+                slots_s: p.slots_s.clone(),
+            })
+        }
+    };
+    let mut gnbs = Vec::new();
+    for (i, g) in f.gnbs.iter().enumerate() {
+        if !inside(g.pos) {
+            return Err(err(
+                file,
+                format!("gnbs[{i}].pos"),
+                "must lie inside the terrain",
+            ));
+        }
+        finite_pos(file, format!("gnbs[{i}].mast_height_m"), g.mast_height_m)?;
+        gnbs.push(GnbSite {
+            id: GnbId(i as u32),
+            name: g.name.clone(),
+            pos: g.pos,
+            mast_height_m: g.mast_height_m,
+        });
+    }
+
+    check_clearance(file, &roads)?;
+
+    Ok(Site {
+        name: f.name.clone(),
+        terrain_spec: t.clone(),
+        terrain,
+        roads,
+        intersections,
+        loaders,
+        dumps,
+        parking,
+        gnbs,
+    })
+}
+
+fn samples(l: &Lane, step: f64) -> Vec<[f64; 2]> {
+    let n = (l.length() / step).ceil().max(1.0) as usize;
+    (0..=n)
+        .map(|i| {
+            let p = l.point_at(l.length() * i as f64 / n as f64).pos;
+            [p[0], p[1]]
+        })
+        .collect()
+}
+
+/// Smallest plan-view distance between two lanes' driving lines (sampled every 2 m).
+pub fn min_distance(a: &Lane, b: &Lane) -> f64 {
+    let sa = samples(a, 2.0);
+    let mut best = f64::INFINITY;
+    for q in sa {
+        best = best.min(b.project(q, 0.0, b.length()).1.sqrt());
+    }
+    best
+}
+
+/// Lanes that may be held by different trucks at once must keep [`LANE_CLEARANCE_M`] apart.
+/// Exempt: connectors of one intersection (their conflicts are tabled), and the parts of two
+/// lanes within 30 m of a node they share.
+fn check_clearance(file: &str, roads: &RoadNetwork) -> Result<(), SiteError> {
+    const CELL: f64 = 20.0;
+    const NEAR_NODE: f64 = 30.0;
+    let mut grid: HashMap<(i64, i64), Vec<(usize, [f64; 2])>> = HashMap::new();
+    for l in &roads.lanes {
+        for q in samples(l, 4.0) {
+            let key = ((q[0] / CELL).floor() as i64, (q[1] / CELL).floor() as i64);
+            grid.entry(key).or_default().push((l.id.index(), q));
+        }
+    }
+    let node_pos = |n: NodeId| roads.nodes[n.index()].pos;
+    let dist = |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+    let mut keys: Vec<_> = grid.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let Some(here) = grid.get(&key) else { continue };
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                let Some(there) = grid.get(&(key.0 + dx, key.1 + dy)) else {
+                    continue;
+                };
+                for &(i, p) in here {
+                    for &(j, q) in there {
+                        if i >= j || dist(p, q) >= LANE_CLEARANCE_M {
+                            continue;
+                        }
+                        let (a, b) = (&roads.lanes[i], &roads.lanes[j]);
+                        if a.intersection.is_some() && a.intersection == b.intersection {
+                            continue;
+                        }
+                        let shared = [a.from, a.to]
+                            .into_iter()
+                            .filter(|n| *n == b.from || *n == b.to)
+                            .any(|n| {
+                                dist(p, node_pos(n)) < NEAR_NODE && dist(q, node_pos(n)) < NEAR_NODE
+                            });
+                        if shared {
+                            continue;
+                        }
+                        return Err(err(
+                            file,
+                            format!("lanes[{i}]"),
+                            format!(
+                                "comes within {:.1} m of lanes[{j}] near ({:.0}, {:.0}); lanes outside intersections must keep {LANE_CLEARANCE_M} m apart",
+                                dist(p, q),
+                                p[0],
+                                p[1]
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
