@@ -1,1 +1,14 @@
-//! The Bevy world.
+//! The simulated mine as a Bevy app: world building, rapier physics, every truck's autonomy
+//! and the dispatcher wired together over a transport, and the `minesim` CLI.
+//!
+//! Headless by default (Bevy without render features). One step of simulated time runs the
+//! systems of [`app::SimStep`] in a fixed order: control → physics → site work → dispatch →
+//! measure → sync.
+
+pub mod app;
+pub mod link;
+pub mod physics;
+pub mod report;
+pub mod world;
+
+pub use world::{SimConfig, SimError, SimWorld};

@@ -1,0 +1,208 @@
+//! rapier3d physics: the terrain heightfield, trucks as rigid bodies driven by forces, loaders
+//! as fixed bodies.
+//!
+//! Frames: the site frame is `x` east, `y` north, `z` up; rapier's is `X, Y` up, `Z`, with
+//! `X = x, Y = z, Z = −y` (a proper rotation).
+//!
+//! Tyres are modelled as forces on the chassis: traction up to the power and adhesion limit,
+//! brakes and rolling resistance against motion (holding the truck at standstill up to their
+//! size), a lateral tyre force that removes side slip, and a yaw torque that turns the body at
+//! the rate its steering angle and wheelbase give. Gravity, the grade and the contact with
+//! the ground come from rapier. The chassis collider itself has no friction.
+
+use rapier3d::math::{Pose, Vector};
+use rapier3d::parry::query;
+use rapier3d::parry::utils::Array2;
+use rapier3d::prelude::*;
+use site::units::G;
+use site::Site;
+use vehicle::{Actuation, TruckParams};
+
+/// Height of the chassis box used for physics, m.
+pub const BODY_HEIGHT: f64 = 4.0;
+/// Lateral tyre grip as a fraction of weight.
+const LATERAL_MU: f64 = 0.6;
+/// Time constants of the lateral and yaw tyre responses, s.
+const TAU_LATERAL: f64 = 0.15;
+const TAU_YAW: f64 = 0.2;
+
+pub fn to_physics(p: [f64; 3]) -> Vector {
+    Vector::new(p[0] as f32, p[2] as f32, -p[1] as f32)
+}
+pub fn to_site(v: Vector) -> [f64; 3] {
+    [v.x as f64, -(v.z as f64), v.y as f64]
+}
+
+/// The physical world.
+pub struct Physics {
+    pub world: PhysicsWorld,
+    pub dt: f64,
+    pub trucks: Vec<(RigidBodyHandle, ColliderHandle)>,
+    pub truck_of_collider: std::collections::HashMap<ColliderHandle, usize>,
+    pub params: TruckParams,
+}
+
+/// A truck's pose and motion as the sensors see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BodyState {
+    /// Ground point under the body centre (site frame).
+    pub pos: [f64; 3],
+    pub heading: f64,
+    pub speed: f64,
+    pub lateral_speed: f64,
+    /// Unit forward and up vectors (site frame).
+    pub forward: [f64; 3],
+    pub up: [f64; 3],
+}
+
+impl Physics {
+    pub fn new(site: &Site, params: TruckParams, hz: f64) -> Physics {
+        let mut world = PhysicsWorld::new();
+        world.integration_parameters.dt = (1.0 / hz) as f32;
+        let hf = &site.terrain;
+        let heights = Array2::from_fn(hf.ny, hf.nx, |i, j| hf.heights[(hf.ny - 1 - i) * hf.nx + j]);
+        let scale = Vector::new(hf.width() as f32, 1.0, hf.depth() as f32);
+        let centre = [hf.origin[0] + hf.width() / 2.0, hf.origin[1] + hf.depth() / 2.0, 0.0];
+        let ground = ColliderBuilder::heightfield_with_flags(heights, scale, HeightFieldFlags::FIX_INTERNAL_EDGES)
+            .translation(to_physics(centre))
+            .friction(0.0)
+            .build();
+        world.insert_collider(ground, None);
+        for l in &site.loaders {
+            let z = hf.height_at(l.pos[0], l.pos[1]);
+            let body = RigidBodyBuilder::fixed().translation(to_physics([l.pos[0], l.pos[1], z + 4.0]));
+            world.insert(body, ColliderBuilder::cuboid(6.0, 4.0, 6.0));
+        }
+        Physics { world, dt: 1.0 / hz, trucks: Vec::new(), truck_of_collider: Default::default(), params }
+    }
+
+    /// Adds a truck standing on the ground at `pos` (site frame) facing `heading`.
+    pub fn add_truck(&mut self, pos: [f64; 3], heading: f64) -> usize {
+        let p = self.params;
+        let centre = [pos[0], pos[1], pos[2] + BODY_HEIGHT / 2.0 + 0.05];
+        let rot = Vector::new(0.0, heading as f32, 0.0);
+        let body = RigidBodyBuilder::dynamic()
+            .translation(to_physics(centre))
+            .rotation(rot)
+            .can_sleep(false)
+            .build();
+        let collider = ColliderBuilder::cuboid(
+            (p.length_m / 2.0) as f32,
+            (BODY_HEIGHT / 2.0) as f32,
+            (p.width_m / 2.0) as f32,
+        )
+        .mass(p.empty_mass_kg as f32)
+        .friction(0.0)
+        .restitution(0.0)
+        .build();
+        let (b, c) = self.world.insert(body, collider);
+        self.trucks.push((b, c));
+        self.truck_of_collider.insert(c, self.trucks.len() - 1);
+        self.trucks.len() - 1
+    }
+
+    pub fn set_payload(&mut self, truck: usize, payload_t: f64) {
+        let (b, _) = self.trucks[truck];
+        if let Some(body) = self.world.bodies.get_mut(b) {
+            body.set_additional_mass((payload_t.max(0.0) * 1000.0) as f32, true);
+        }
+    }
+
+    pub fn state(&self, truck: usize) -> BodyState {
+        let (b, _) = self.trucks[truck];
+        let Some(body) = self.world.bodies.get(b) else {
+            return BodyState { pos: [0.0; 3], heading: 0.0, speed: 0.0, lateral_speed: 0.0, forward: [1.0, 0.0, 0.0], up: [0.0, 0.0, 1.0] };
+        };
+        let rot = body.position().rotation;
+        let fwd = rot * Vector::X;
+        let up = rot * Vector::Y;
+        let left = up.cross(fwd);
+        let v = body.linvel();
+        let c = to_site(body.translation());
+        let up_s = to_site(up);
+        let pos = [c[0] - up_s[0] * BODY_HEIGHT / 2.0, c[1] - up_s[1] * BODY_HEIGHT / 2.0, c[2] - up_s[2] * BODY_HEIGHT / 2.0];
+        let f = to_site(fwd);
+        BodyState {
+            pos,
+            heading: f[1].atan2(f[0]),
+            speed: v.dot(fwd) as f64,
+            lateral_speed: v.dot(left) as f64,
+            forward: f,
+            up: up_s,
+        }
+    }
+
+    /// Applies one truck's actuation as forces for the next step.
+    pub fn drive(&mut self, truck: usize, act: &Actuation, payload_t: f64) {
+        let p = self.params;
+        let dt = self.dt;
+        let (b, _) = self.trucks[truck];
+        let Some(body) = self.world.bodies.get_mut(b) else { return };
+        body.reset_forces(true);
+        body.reset_torques(true);
+        let mass = p.mass(payload_t);
+        let rot = body.position().rotation;
+        let fwd = rot * Vector::X;
+        let up = rot * Vector::Y;
+        let left = up.cross(fwd);
+        let v = body.linvel();
+        let v_long = v.dot(fwd) as f64;
+        let v_lat = v.dot(left) as f64;
+        let gravity = Vector::new(0.0, -G as f32, 0.0);
+        let g_long = mass * gravity.dot(fwd) as f64;
+        let g_lat = mass * gravity.dot(left) as f64;
+        let normal = mass * G * (up.y as f64).max(0.0);
+        // Longitudinal: traction against brakes + rolling resistance (static when stopped).
+        let traction = act.throttle.clamp(0.0, 1.0) * p.traction_available(mass, v_long);
+        let resist = act.brake.clamp(0.0, 1.0) * p.brake_force_max() + p.rolling_resistance * normal;
+        let drive = traction + g_long;
+        let f_long = if v_long.abs() < 0.1 {
+            let hold = drive + mass * v_long / dt;
+            traction - hold.clamp(-resist, resist)
+        } else {
+            traction - resist * v_long.signum()
+        };
+        // Lateral: tyres remove side slip and hold against side slope, up to their grip.
+        let grip = LATERAL_MU * normal;
+        let f_lat = (-mass * v_lat / TAU_LATERAL - g_lat).clamp(-grip, grip);
+        let force = fwd * f_long as f32 + left * f_lat as f32;
+        body.add_force(force, true);
+        // Yaw: turn at the rate the steering angle gives (bicycle model).
+        let yaw_rate = v_long * act.steer.tan() / p.wheelbase_m;
+        let omega = body.angvel().dot(up) as f64;
+        let inertia = mass * (p.length_m.powi(2) + p.width_m.powi(2)) / 12.0;
+        let torque = inertia * (yaw_rate - omega) / TAU_YAW;
+        body.add_torque(up * torque as f32, true);
+    }
+
+    pub fn step(&mut self) {
+        self.world.step();
+    }
+
+    /// Closest distance between two truck bodies, m (negative never: touching is 0).
+    pub fn body_distance(&self, a: usize, b: usize) -> f64 {
+        let (Some(ca), Some(cb)) = (self.world.colliders.get(self.trucks[a].1), self.world.colliders.get(self.trucks[b].1)) else {
+            return f64::INFINITY;
+        };
+        let pa: &Pose = ca.position();
+        let pb: &Pose = cb.position();
+        query::distance(pa, ca.shape(), pb, cb.shape()).map(|d| d.distance as f64).unwrap_or(f64::INFINITY)
+    }
+
+    /// Truck pairs whose bodies are in contact with each other now.
+    pub fn truck_contacts(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for pair in self.world.narrow_phase.contact_pairs() {
+            if !pair.has_any_active_contact() {
+                continue;
+            }
+            let a = self.truck_of_collider.get(&pair.collider1);
+            let b = self.truck_of_collider.get(&pair.collider2);
+            if let (Some(&a), Some(&b)) = (a, b) {
+                out.push((a.min(b), a.max(b)));
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}

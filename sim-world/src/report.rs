@@ -1,0 +1,203 @@
+//! The run report (JSON) and the KPI table.
+
+use crate::world::SimWorld;
+use serde::Serialize;
+use site::protocol::MissionState;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TruckReport {
+    pub id: u32,
+    pub loads: u64,
+    pub cycles: u64,
+    pub tonnes: f64,
+    pub distance_km: f64,
+    pub mean_cycle_s: Option<f64>,
+    pub permission_violations: u64,
+    pub final_state: &'static str,
+    /// Seconds spent in each mission state.
+    pub state_s: std::collections::BTreeMap<&'static str, f64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LoaderReport {
+    pub id: u32,
+    pub name: String,
+    pub material: String,
+    pub loads: u64,
+    pub tonnes: f64,
+    pub utilisation: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LinkReport {
+    pub transport: &'static str,
+    pub up_msgs: u64,
+    pub down_msgs: u64,
+    pub up_bytes: u64,
+    pub down_bytes: u64,
+    pub undecodable: u64,
+}
+
+/// The run report. Only `wall_seconds` and `real_time_factor` depend on the machine.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    pub site: String,
+    pub seed: u64,
+    pub trucks: usize,
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    pub real_time_factor: f64,
+    pub tonnes: f64,
+    pub loads: u64,
+    pub cycles: u64,
+    pub trucks_with_full_cycle: usize,
+    pub collisions: u64,
+    pub permission_violations: u64,
+    pub min_separation_m: f64,
+    pub mean_cycle_s: f64,
+    pub mean_queue_loader_s: f64,
+    pub mean_queue_dump_s: f64,
+    pub loader_utilisation: f64,
+    pub truck_utilisation: f64,
+    pub tonnes_per_hour: f64,
+    pub watchdog_stops: u64,
+    pub dispatcher_events: u64,
+    pub event_log_hash: String,
+    pub link: LinkReport,
+    pub per_truck: Vec<TruckReport>,
+    pub per_loader: Vec<LoaderReport>,
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (v * k).round() / k
+}
+
+impl Report {
+    pub fn build(w: &SimWorld, wall_seconds: f64) -> Report {
+        let sim = w.now.as_secs_f64();
+        let idx = |s: MissionState| MissionState::ALL.iter().position(|x| *x == s).unwrap_or(0);
+        let per_truck: Vec<TruckReport> = w
+            .trucks
+            .iter()
+            .map(|t| {
+                let m = &t.metrics;
+                TruckReport {
+                    id: t.id.0,
+                    loads: m.loads,
+                    cycles: m.dumps,
+                    tonnes: round(m.tonnes, 1),
+                    distance_km: round(m.distance_m / 1000.0, 3),
+                    mean_cycle_s: (!m.cycle_s.is_empty())
+                        .then(|| round(m.cycle_s.iter().sum::<f64>() / m.cycle_s.len() as f64, 1)),
+                    permission_violations: m.violations,
+                    final_state: t.brain.state().name(),
+                    state_s: MissionState::ALL
+                        .iter()
+                        .map(|s| (s.name(), round(m.state_us[idx(*s)] as f64 * 1e-6, 1)))
+                        .filter(|(_, v)| *v > 0.0)
+                        .collect(),
+                }
+            })
+            .collect();
+        let per_loader: Vec<LoaderReport> = w
+            .loaders
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LoaderReport {
+                id: i as u32,
+                name: w.site.loaders[i].name.clone(),
+                material: format!("{:?}", w.site.loaders[i].material).to_lowercase(),
+                loads: l.loads,
+                tonnes: round(l.tonnes, 1),
+                utilisation: round(l.busy_us as f64 * 1e-6 / sim.max(1e-9), 4),
+            })
+            .collect();
+        let loads: u64 = w.trucks.iter().map(|t| t.metrics.loads).sum();
+        let cycles: u64 = w.trucks.iter().map(|t| t.metrics.dumps).sum();
+        let all_cycles: Vec<f64> = w.trucks.iter().flat_map(|t| t.metrics.cycle_s.iter().copied()).collect();
+        let total_state = |s: MissionState| -> f64 {
+            w.trucks.iter().map(|t| t.metrics.state_us[idx(s)] as f64 * 1e-6).sum()
+        };
+        let truck_time = sim * w.trucks.len() as f64;
+        let productive: f64 = [
+            MissionState::ToLoader,
+            MissionState::Spotting,
+            MissionState::Loading,
+            MissionState::Hauling,
+            MissionState::Dumping,
+        ]
+        .iter()
+        .map(|s| total_state(*s))
+        .sum();
+        let link = w.link_stats();
+        Report {
+            site: w.site.name.clone(),
+            seed: w.cfg.seed,
+            trucks: w.trucks.len(),
+            sim_seconds: round(sim, 3),
+            wall_seconds: round(wall_seconds, 3),
+            real_time_factor: round(sim / wall_seconds.max(1e-9), 2),
+            tonnes: round(w.metrics.tonnes, 1),
+            loads,
+            cycles,
+            trucks_with_full_cycle: w.trucks.iter().filter(|t| t.metrics.dumps >= 1).count(),
+            collisions: w.metrics.collisions,
+            permission_violations: w.trucks.iter().map(|t| t.metrics.violations).sum(),
+            min_separation_m: round(if w.metrics.min_separation_m.is_finite() { w.metrics.min_separation_m } else { -1.0 }, 3),
+            mean_cycle_s: round(if all_cycles.is_empty() { 0.0 } else { all_cycles.iter().sum::<f64>() / all_cycles.len() as f64 }, 1),
+            mean_queue_loader_s: round(total_state(MissionState::QueueLoader) / (loads.max(1) as f64), 1),
+            mean_queue_dump_s: round(total_state(MissionState::QueueDump) / (cycles.max(1) as f64), 1),
+            loader_utilisation: round(
+                per_loader.iter().map(|l| l.utilisation).sum::<f64>() / per_loader.len().max(1) as f64,
+                4,
+            ),
+            truck_utilisation: round(productive / truck_time.max(1e-9), 4),
+            tonnes_per_hour: round(w.metrics.tonnes / (sim / 3600.0).max(1e-9), 1),
+            watchdog_stops: w.trucks.iter().map(|t| t.brain.stats.watchdog_stops).sum(),
+            dispatcher_events: w.metrics.events,
+            event_log_hash: format!("{:016x}", w.metrics.event_hash),
+            link: LinkReport {
+                transport: "in-memory",
+                up_msgs: link.up_msgs,
+                down_msgs: link.down_msgs,
+                up_bytes: link.up_bytes,
+                down_bytes: link.down_bytes,
+                undecodable: link.undecodable,
+            },
+            per_truck,
+            per_loader,
+        }
+    }
+
+    /// The KPI table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let rows: Vec<(&str, String)> = vec![
+            ("site", self.site.clone()),
+            ("trucks", self.trucks.to_string()),
+            ("seed", self.seed.to_string()),
+            ("simulated", format!("{:.0} s", self.sim_seconds)),
+            ("wall clock", format!("{:.1} s", self.wall_seconds)),
+            ("real-time factor", format!("{:.1}×", self.real_time_factor)),
+            ("tonnes hauled", format!("{:.0} t", self.tonnes)),
+            ("tonnes per hour", format!("{:.0} t/h", self.tonnes_per_hour)),
+            ("loads / cycles", format!("{} / {}", self.loads, self.cycles)),
+            ("trucks with a full cycle", format!("{} of {}", self.trucks_with_full_cycle, self.trucks)),
+            ("mean cycle", format!("{:.0} s", self.mean_cycle_s)),
+            ("mean queue at loader", format!("{:.0} s", self.mean_queue_loader_s)),
+            ("mean queue at dump", format!("{:.0} s", self.mean_queue_dump_s)),
+            ("loader utilisation", format!("{:.1}%", self.loader_utilisation * 100.0)),
+            ("truck utilisation", format!("{:.1}%", self.truck_utilisation * 100.0)),
+            ("collisions", self.collisions.to_string()),
+            ("permission violations", self.permission_violations.to_string()),
+            ("min separation", format!("{:.2} m", self.min_separation_m)),
+            ("watchdog stops", self.watchdog_stops.to_string()),
+        ];
+        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (k, v) in rows {
+            out.push_str(&format!("{k:<w$}  {v}\n"));
+        }
+        out
+    }
+}
