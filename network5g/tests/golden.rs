@@ -1,4 +1,5 @@
 //! Golden figures: RMa path loss, knife edge, shadowing autocorrelation, noise, TDD.
+#![allow(clippy::unwrap_used)] // integration-test crate: helpers outside #[test] unwrap too
 
 mod common;
 
