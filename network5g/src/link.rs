@@ -296,7 +296,7 @@ impl UeLink {
         let mut meas = std::mem::take(&mut self.meas);
         net.measure_into(ue, &mut meas);
         self.meas = meas;
-        let mob = net.config().mobility.clone();
+        let retry_delay_us = net.config().mobility.reestablishment_delay_us;
 
         match self.state {
             LinkState::Detached => {
@@ -316,7 +316,7 @@ impl UeLink {
                     } else {
                         self.state = LinkState::RadioLinkFailure {
                             since_us,
-                            retry_at_us: now + mob.reestablishment_delay_us,
+                            retry_at_us: now + retry_delay_us,
                         };
                     }
                 }
