@@ -60,7 +60,7 @@
 //!   re-establishment, attempted after [500 ms] and then every [500 ms].
 //! * **Capacity** — attenuated Shannon SE = 0.6·log2(1 + SINR), 0 below −10 dB, capped at
 //!   7.4063 bit/s/Hz (TR 36.942 A.2; 256QAM CQI 15), times bandwidth, (1 − overhead)
-//!   [0.14 DL / 0.08 UL, TS 38.306], TDD fraction and layers [1]. A cell's rate is shared
+//!   [0.14 DL / 0.08 UL, TS 38.306], TDD fraction and layers [1 layer]. A cell's rate is shared
 //!   equally (round robin) by the UEs it serves, all taken as active — pessimistic for
 //!   light telemetry traffic.
 //! * **Packets** — delay = core [2 ms] + wait for a slot of the right direction (uplink:
@@ -69,7 +69,7 @@
 //!   direction are serialised) + one HARQ RTT [2.5 ms] per retransmission. First-try BLER
 //!   is the link-adaptation target [10 %] above the most robust MCS [−7 dB] and rises below
 //!   it (logistic, [1/dB]); retransmissions are chase-combined (+10·log10(k) dB). Up to
-//!   [4] tries; lost after the last failure. Packets are judged with the link state of the
+//!   [4 tries] in all; lost after the last failure. Packets are judged with the link state of the
 //!   UE's last step: step UEs at least as often as the link changes (10–100 ms).
 //!
 //! "Typical" figures are typical, not measurements of a particular mine: configure them.

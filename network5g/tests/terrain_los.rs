@@ -109,3 +109,75 @@ fn grazing_obstruction_gives_about_6_db_with_los_plus_knife_edge_model() {
     let ray = ray_profile(&edge, Point3::new(0.0, 0.0, 35.0), ue, 1.0, 0.0857);
     assert!(ray.max_nu.abs() < 0.05, "ν = {}", ray.max_nu);
 }
+
+/// A conical pit: floor radius 200 m at −100 m, walls up to the rim at 500 m.
+struct Pit;
+
+impl network5g::TerrainProfile for Pit {
+    fn height_at(&self, x: f64, y: f64) -> Option<f64> {
+        let r = x.hypot(y);
+        Some(if r < 200.0 {
+            -100.0
+        } else if r < 500.0 {
+            -100.0 * (500.0 - r) / 300.0
+        } else {
+            0.0
+        })
+    }
+}
+
+#[test]
+fn pit_rim_hides_the_near_floor_but_not_the_far_floor() {
+    // Mast 200 m back from the rim: the rim blocks the floor right below it, while the far
+    // side of the floor is in view.
+    let cfg = config_no_shadowing(&[(700.0, 0.0)]);
+    let net = CellNetwork::new(cfg, Pit, 1).unwrap();
+    let near = net
+        .measure_cell(CellId(0), net.ue_antenna(150.0, 0.0))
+        .unwrap();
+    let far = net
+        .measure_cell(CellId(0), net.ue_antenna(-150.0, 0.0))
+        .unwrap();
+    assert_eq!(net.ue_antenna(150.0, 0.0).z, -95.0);
+    assert!(!near.line_of_sight);
+    assert!(far.line_of_sight);
+    assert!(near.distance_2d_m < far.distance_2d_m);
+    assert!(
+        near.path_loss_db > far.path_loss_db + 10.0,
+        "{near:?} {far:?}"
+    );
+}
+
+#[test]
+fn antenna_pattern_peaks_at_the_downtilt() {
+    use network5g::pathloss::AntennaPattern;
+    let p = AntennaPattern {
+        downtilt_deg: 10.0,
+        vertical_beamwidth_deg: 65.0,
+        vertical: true,
+        azimuth_deg: None,
+        horizontal_beamwidth_deg: 65.0,
+        max_attenuation_db: 30.0,
+    };
+    // 10° below the horizon: dz/d = −tan(10°).
+    let d = 1000.0;
+    let dz = -d * 10f64.to_radians().tan();
+    assert!(p.attenuation_db(d, 0.0, dz).abs() < 1e-9);
+    // Horizon: 12·(10/65)² = 0.284 dB; half-power angle 32.5° off tilt: 3 dB.
+    assert!((p.attenuation_db(0.0, d, 0.0) - 12.0 * (10.0f64 / 65.0).powi(2)).abs() < 1e-9);
+    let dz3 = -d * 42.5f64.to_radians().tan();
+    assert!((p.attenuation_db(d, 0.0, dz3) - 3.0).abs() < 1e-9);
+    // Straight down: 80° off the tilt, 12·(80/65)² = 18.2 dB.
+    let down = p.attenuation_db(1.0, 0.0, -1e6);
+    assert!(
+        (down - 12.0 * (80.0f64 / 65.0).powi(2)).abs() < 0.01,
+        "{down}"
+    );
+    // Sector facing east: the back (west) is capped at the 30 dB maximum.
+    let sector = AntennaPattern {
+        azimuth_deg: Some(90.0),
+        ..p
+    };
+    assert_eq!(sector.attenuation_db(-d, 0.0, dz), 30.0);
+    assert!(sector.attenuation_db(d, 0.0, dz).abs() < 1e-9);
+}
