@@ -316,7 +316,7 @@ impl UeLink {
                     } else {
                         self.state = LinkState::RadioLinkFailure {
                             since_us,
-                            retry_at_us: now + retry_delay_us,
+                            retry_at_us: now.saturating_add(retry_delay_us),
                         };
                     }
                 }
@@ -368,7 +368,7 @@ impl UeLink {
                     self.state = LinkState::HandoverInProgress {
                         from: cell,
                         to: n.cell,
-                        until_us: now + mob.handover_interruption_us,
+                        until_us: now.saturating_add(mob.handover_interruption_us),
                     };
                     self.metrics.handovers += 1;
                     self.push(
@@ -389,7 +389,7 @@ impl UeLink {
                 self.ttt = None;
                 self.state = LinkState::RadioLinkFailure {
                     since_us: now,
-                    retry_at_us: now + mob.reestablishment_delay_us,
+                    retry_at_us: now.saturating_add(mob.reestablishment_delay_us),
                 };
                 self.metrics.radio_link_failures += 1;
                 self.push(now, LinkEventKind::RadioLinkFailure { cell });
@@ -482,12 +482,15 @@ impl UeLink {
         let slot = tdd.slot_us();
         let (tx_slot, post_air_core) = match dir {
             Direction::Downlink => (
-                tdd.next_slot_start(start + link.core_delay_us, Direction::Downlink),
+                tdd.next_slot_start(
+                    start.saturating_add(link.core_delay_us),
+                    Direction::Downlink,
+                ),
                 0,
             ),
             Direction::Uplink => {
                 let sr = tdd.next_slot_start(start, Direction::Uplink);
-                let granted = sr + link.grant_delay_slots * slot;
+                let granted = sr.saturating_add(link.grant_delay_slots.saturating_mul(slot));
                 (
                     tdd.next_slot_start(granted, Direction::Uplink),
                     link.core_delay_us,
@@ -498,8 +501,8 @@ impl UeLink {
         let tx_start = tx_slot.max(self.busy_until_us[d]);
         let bits = bytes as f64 * 8.0;
         let tx_us = (bits / rate * 1e6).ceil() as u64;
-        self.busy_until_us[d] = tx_start + tx_us;
-        let air_done = tx_start + tx_us.max(slot);
+        self.busy_until_us[d] = tx_start.saturating_add(tx_us);
+        let air_done = tx_start.saturating_add(tx_us.max(slot));
         let max_tries = link.harq_max_tries.max(1);
         let mut tries = 1;
         loop {
@@ -516,7 +519,9 @@ impl UeLink {
             tries += 1;
         }
         Delivery::Delivered {
-            at_us: air_done + u64::from(tries - 1) * link.harq_rtt_us + post_air_core,
+            at_us: air_done
+                .saturating_add(u64::from(tries - 1).saturating_mul(link.harq_rtt_us))
+                .saturating_add(post_air_core),
             harq_tries: tries,
         }
     }

@@ -128,10 +128,10 @@ impl TddFrame {
         let slot_us = self.slot_us.max(1);
         let n = self.slots.len().max(1) as u64;
         let first = t_us.div_ceil(slot_us);
-        for idx in first..=first + n {
+        for idx in first..=first.saturating_add(n) {
             let kind = self.slots.get((idx % n) as usize).copied();
             if kind.is_some_and(|k| self.carries(k, dir)) {
-                return idx * slot_us;
+                return idx.saturating_mul(slot_us);
             }
         }
         // Unreachable for a validated pattern; fall back to "now".

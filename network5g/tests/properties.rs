@@ -152,4 +152,24 @@ proptest! {
         );
         prop_assert!(r.line_of_sight);
     }
+
+    #[test]
+    fn extreme_times_and_sizes_do_not_panic(
+        t in (u64::MAX - 10_000_000_000)..u64::MAX,
+        bytes in 0usize..usize::MAX / 4,
+        x in -1e7f64..1e7,
+    ) {
+        let mut cfg = config_with_cells(&[(0.0, 0.0)]);
+        cfg.mobility.handover_interruption_us = u64::MAX;
+        cfg.propagation.los_sample_step_m = 1000.0;
+        let mut sim = RadioSim::new(cfg, network5g::FlatTerrain::default(), 1).unwrap();
+        let ue = sim.add_ue();
+        sim.step(ue, t, x, 0.0);
+        sim.step(ue, t.saturating_add(1), x, 0.0);
+        for dir in [Direction::Uplink, Direction::Downlink] {
+            if let Delivery::Delivered { at_us, .. } = sim.transmit(t, ue, dir, bytes) {
+                prop_assert!(at_us >= t);
+            }
+        }
+    }
 }
