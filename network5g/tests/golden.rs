@@ -11,6 +11,7 @@ use network5g::{knife_edge_loss_db, CarrierConfig, FlatTerrain, LinkConfig, Poin
 fn rma_los_at_1km_3_5ghz_is_105_5_db() {
     let rma = RmaParams::new(3.5e9, 35.0, 5.0);
     let pl = rma.los_db(1000.0);
+    eprintln!("RMa LOS at 1 km: {pl:.3} dB");
     assert!((pl - 105.5).abs() <= 0.1, "RMa LOS at 1 km = {pl:.3} dB");
 }
 
@@ -33,6 +34,7 @@ fn rma_nlos_at_1km_matches_hand_computation_and_exceeds_los() {
     // Hand evaluation of TR 38.901 PL'_RMa-NLOS at d3D = 1000.45 m, h = 5, W = 20,
     // h_BS = 35, h_UT = 5, fc = 3.5 GHz: 125.37 dB.
     let pl = rma.nlos_db(1000.0);
+    eprintln!("RMa NLOS at 1 km: {pl:.3} dB");
     assert!((pl - 125.37).abs() < 0.1, "RMa NLOS at 1 km = {pl:.3} dB");
     assert!(pl > rma.los_db(1000.0) + 15.0);
 }
@@ -40,6 +42,10 @@ fn rma_nlos_at_1km_matches_hand_computation_and_exceeds_los() {
 #[test]
 fn knife_edge_at_nu_zero_is_6_db() {
     let j0 = knife_edge_loss_db(0.0);
+    eprintln!(
+        "J(0) = {j0:.3} dB, J(10) = {:.2} dB",
+        knife_edge_loss_db(10.0)
+    );
     assert!((j0 - 6.0).abs() < 0.1, "J(0) = {j0}");
     assert_eq!(knife_edge_loss_db(-1.0), 0.0);
     // Deep shadow: J(ν) ≈ 13 + 20·log10(ν) for large ν (P.526).
@@ -75,6 +81,7 @@ fn shadowing_autocorrelation_at_correlation_distance_is_1_over_e() {
     let r0 = autocorrelation(0.0, d);
     let r1 = autocorrelation(d, d);
     let r3 = autocorrelation(3.0 * d, d);
+    eprintln!("field: ρ(0) = {r0:.4}, ρ(d_corr) = {r1:.4}, ρ(3·d_corr) = {r3:.4}");
     assert!((r0 - 1.0).abs() < 0.05, "variance {r0}");
     assert!((r1 - (-1.0f64).exp()).abs() < 0.05, "ρ(d_corr) = {r1}");
     assert!((r3 - (-3.0f64).exp()).abs() < 0.05, "ρ(3·d_corr) = {r3}");
@@ -103,6 +110,10 @@ fn shadowing_autocorrelation_along_a_ue_track_through_the_model() {
     }
     let sigma2 = sum_sq / n;
     let rho = sum / n / sigma2;
+    eprintln!(
+        "model track: σ = {:.3} dB, ρ(d_corr) = {rho:.4}",
+        sigma2.sqrt()
+    );
     assert!((sigma2.sqrt() - 4.0).abs() < 0.3, "σ = {}", sigma2.sqrt());
     assert!((rho - (-1.0f64).exp()).abs() < 0.05, "ρ = {rho}");
 }
