@@ -78,6 +78,10 @@ impl ClaimIndex {
     }
 }
 
+/// Claims that touch within this distance (position noise) are still taken as one ahead of
+/// the other rather than as overlapping, m.
+pub const TOUCH_TOLERANCE_M: f64 = 1.0;
+
 /// How far a truck's grant can be extended now.
 ///
 /// `progress` is the truck's centre on `route`, `granted` its current grant, `half` half its
@@ -112,10 +116,10 @@ pub fn extend(
                 continue;
             }
             let (ra, rb) = (o + a, o + b);
-            if rb <= rear + 1e-9 {
-                continue; // behind us
+            if rb <= rear + 1e-9 || ra < rear {
+                continue; // behind us: a follower keeps its distance from our rear
             }
-            if ra >= front0 - 1e-9 {
+            if ra >= front0 - TOUCH_TOLERANCE_M {
                 limit = limit.min(ra - half);
             } else {
                 // Overlaps what we already hold: never grows (cannot happen while the invariant
