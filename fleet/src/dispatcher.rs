@@ -1,6 +1,6 @@
 //! The dispatcher state machine.
 
-use crate::permits::{extend, Claim, ClaimIndex};
+use crate::permits::{extend, Claim, ClaimIndex, Extension};
 use crate::routing::Router;
 use site::ids::{DumpId, LaneId, LoaderId, RouteId, TruckId};
 use site::protocol::{
@@ -187,29 +187,26 @@ impl Dispatcher {
     pub fn handle(&mut self, now: SimTime, msg: &UpMsg) {
         let id = msg.truck;
         if let TruckMsg::Hello(info) = &msg.body {
-            if !self.trucks.contains_key(&id) {
-                self.trucks.insert(
-                    id,
-                    TruckView {
-                        info: *info,
-                        last_heard: now,
-                        telemetry: None,
-                        task: None,
-                        route: None,
-                        progress: 0.0,
-                        granted: 0.0,
-                        claim: Claim::default(),
-                        lost: false,
-                        estopped: false,
-                        blocked_since: None,
-                        last_grant_sent: None,
-                        standing: None,
-                        wants_work: false,
-                        awaiting_haul: None,
-                        down_seq: 0,
-                        last_up_seq: 0,
-                    },
-                );
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.trucks.entry(id) {
+                slot.insert(TruckView {
+                    info: *info,
+                    last_heard: now,
+                    telemetry: None,
+                    task: None,
+                    route: None,
+                    progress: 0.0,
+                    granted: 0.0,
+                    claim: Claim::default(),
+                    lost: false,
+                    estopped: false,
+                    blocked_since: None,
+                    last_grant_sent: None,
+                    standing: None,
+                    wants_work: false,
+                    awaiting_haul: None,
+                    down_seq: 0,
+                    last_up_seq: 0,
+                });
                 self.log(now, id, FleetEventKind::Joined);
             }
         }
@@ -503,7 +500,15 @@ impl Dispatcher {
             let Some(route) = &v.route else { continue };
             let half = v.info.length_m / 2.0 + self.cfg.claim_margin_m;
             let want = (v.progress + self.cfg.grant_horizon_m).min(route.length);
-            let new = extend(&site, id, route, v.progress, v.granted, half, want, &index);
+            let req = Extension {
+                me: id,
+                route,
+                progress: v.progress,
+                granted: v.granted,
+                half,
+                want,
+            };
+            let new = extend(&site, &req, &index);
             let changed = new > v.granted + 1e-6;
             let stale = v
                 .last_grant_sent

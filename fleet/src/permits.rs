@@ -31,7 +31,7 @@ impl Claim {
     pub fn overlaps(&self, other: &Claim, site: &Site) -> bool {
         for &(l, a0, a1) in &self.stretches {
             for &(m, b0, b1) in &other.stretches {
-                if l == m && a0 < b1 && b0 < a1 {
+                if l == m && a0 < b1 - 1e-6 && b0 < a1 - 1e-6 {
                     return true;
                 }
                 let (x, y) = (
@@ -82,21 +82,31 @@ impl ClaimIndex {
 /// the other rather than as overlapping, m.
 pub const TOUCH_TOLERANCE_M: f64 = 1.0;
 
-/// How far a truck's grant can be extended now.
-///
-/// `progress` is the truck's centre on `route`, `granted` its current grant, `half` half its
-/// length plus the margin, `want` the grant it would like. Returns the new grant, never less
-/// than `granted`.
-pub fn extend(
-    site: &Site,
-    me: TruckId,
-    route: &RoutePath,
-    progress: f64,
-    granted: f64,
-    half: f64,
-    want: f64,
-    index: &ClaimIndex,
-) -> f64 {
+/// A request to extend one truck's grant.
+#[derive(Clone, Copy, Debug)]
+pub struct Extension<'a> {
+    pub me: TruckId,
+    pub route: &'a RoutePath,
+    /// The truck's centre on `route`.
+    pub progress: f64,
+    /// Its current grant.
+    pub granted: f64,
+    /// Half its length plus the claim margin.
+    pub half: f64,
+    /// The grant it would like.
+    pub want: f64,
+}
+
+/// How far a truck's grant can be extended now: the new grant, never less than the old.
+pub fn extend(site: &Site, req: &Extension<'_>, index: &ClaimIndex) -> f64 {
+    let Extension {
+        me,
+        route,
+        progress,
+        granted,
+        half,
+        want,
+    } = *req;
     let e0 = granted.max(progress);
     let want = want.min(route.length);
     if want <= e0 {

@@ -7,12 +7,16 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(600);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sites/default.toml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sites/default.toml");
     let site = match site::file::load(&path) {
         Ok(s) => Arc::new(s),
         Err(e) => return eprintln!("{e}"),
     };
-    let cfg = SimConfig { trucks: n, ..SimConfig::default() };
+    let cfg = SimConfig {
+        trucks: n,
+        ..SimConfig::default()
+    };
     let mut w = match SimWorld::new(site.clone(), cfg) {
         Ok(w) => w,
         Err(e) => return eprintln!("{e}"),

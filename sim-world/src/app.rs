@@ -57,7 +57,12 @@ fn sync(w: Res<World>, mut q: Query<(&TruckTag, &mut TruckPose)>) {
     for (tag, mut pose) in &mut q {
         if let Some(t) = w.0.trucks.get(tag.0 as usize) {
             let s = w.0.physics.state(t.body);
-            *pose = TruckPose { pos: s.pos, heading: s.heading, speed: s.speed, payload_t: t.payload_t };
+            *pose = TruckPose {
+                pos: s.pos,
+                heading: s.heading,
+                speed: s.speed,
+                payload_t: t.payload_t,
+            };
         }
     }
 }
@@ -96,7 +101,8 @@ pub fn make_app(world: SimWorld) -> App {
     app.insert_resource(World(world));
     app.add_plugins(SimPlugin);
     for i in 0..n {
-        app.world_mut().spawn((TruckTag(i as u32), TruckPose::default()));
+        app.world_mut()
+            .spawn((TruckTag(i as u32), TruckPose::default()));
     }
     app
 }

@@ -41,7 +41,12 @@ pub struct InMemoryTransport {
 
 impl InMemoryTransport {
     pub fn new(latency: SimDuration) -> Self {
-        InMemoryTransport { latency, up: VecDeque::new(), down: VecDeque::new(), stats: LinkStats::default() }
+        InMemoryTransport {
+            latency,
+            up: VecDeque::new(),
+            down: VecDeque::new(),
+            stats: LinkStats::default(),
+        }
     }
 }
 

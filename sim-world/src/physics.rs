@@ -62,18 +62,33 @@ impl Physics {
         let hf = &site.terrain;
         let heights = Array2::from_fn(hf.ny, hf.nx, |i, j| hf.heights[(hf.ny - 1 - i) * hf.nx + j]);
         let scale = Vector::new(hf.width() as f32, 1.0, hf.depth() as f32);
-        let centre = [hf.origin[0] + hf.width() / 2.0, hf.origin[1] + hf.depth() / 2.0, 0.0];
-        let ground = ColliderBuilder::heightfield_with_flags(heights, scale, HeightFieldFlags::FIX_INTERNAL_EDGES)
-            .translation(to_physics(centre))
-            .friction(0.0)
-            .build();
+        let centre = [
+            hf.origin[0] + hf.width() / 2.0,
+            hf.origin[1] + hf.depth() / 2.0,
+            0.0,
+        ];
+        let ground = ColliderBuilder::heightfield_with_flags(
+            heights,
+            scale,
+            HeightFieldFlags::FIX_INTERNAL_EDGES,
+        )
+        .translation(to_physics(centre))
+        .friction(0.0)
+        .build();
         world.insert_collider(ground, None);
         for l in &site.loaders {
             let z = hf.height_at(l.pos[0], l.pos[1]);
-            let body = RigidBodyBuilder::fixed().translation(to_physics([l.pos[0], l.pos[1], z + 4.0]));
+            let body =
+                RigidBodyBuilder::fixed().translation(to_physics([l.pos[0], l.pos[1], z + 4.0]));
             world.insert(body, ColliderBuilder::cuboid(6.0, 4.0, 6.0));
         }
-        Physics { world, dt: 1.0 / hz, trucks: Vec::new(), truck_of_collider: Default::default(), params }
+        Physics {
+            world,
+            dt: 1.0 / hz,
+            trucks: Vec::new(),
+            truck_of_collider: Default::default(),
+            params,
+        }
     }
 
     /// Adds a truck standing on the ground at `pos` (site frame) facing `heading`.
@@ -111,7 +126,14 @@ impl Physics {
     pub fn state(&self, truck: usize) -> BodyState {
         let (b, _) = self.trucks[truck];
         let Some(body) = self.world.bodies.get(b) else {
-            return BodyState { pos: [0.0; 3], heading: 0.0, speed: 0.0, lateral_speed: 0.0, forward: [1.0, 0.0, 0.0], up: [0.0, 0.0, 1.0] };
+            return BodyState {
+                pos: [0.0; 3],
+                heading: 0.0,
+                speed: 0.0,
+                lateral_speed: 0.0,
+                forward: [1.0, 0.0, 0.0],
+                up: [0.0, 0.0, 1.0],
+            };
         };
         let rot = body.position().rotation;
         let fwd = rot * Vector::X;
@@ -120,7 +142,11 @@ impl Physics {
         let v = body.linvel();
         let c = to_site(body.translation());
         let up_s = to_site(up);
-        let pos = [c[0] - up_s[0] * BODY_HEIGHT / 2.0, c[1] - up_s[1] * BODY_HEIGHT / 2.0, c[2] - up_s[2] * BODY_HEIGHT / 2.0];
+        let pos = [
+            c[0] - up_s[0] * BODY_HEIGHT / 2.0,
+            c[1] - up_s[1] * BODY_HEIGHT / 2.0,
+            c[2] - up_s[2] * BODY_HEIGHT / 2.0,
+        ];
         let f = to_site(fwd);
         BodyState {
             pos,
@@ -137,7 +163,9 @@ impl Physics {
         let p = self.params;
         let dt = self.dt;
         let (b, _) = self.trucks[truck];
-        let Some(body) = self.world.bodies.get_mut(b) else { return };
+        let Some(body) = self.world.bodies.get_mut(b) else {
+            return;
+        };
         body.reset_forces(true);
         body.reset_torques(true);
         let mass = p.mass(payload_t);
@@ -154,7 +182,8 @@ impl Physics {
         let normal = mass * G * (up.y as f64).max(0.0);
         // Longitudinal: traction against brakes + rolling resistance (static when stopped).
         let traction = act.throttle.clamp(0.0, 1.0) * p.traction_available(mass, v_long);
-        let resist = act.brake.clamp(0.0, 1.0) * p.brake_force_max() + p.rolling_resistance * normal;
+        let resist =
+            act.brake.clamp(0.0, 1.0) * p.brake_force_max() + p.rolling_resistance * normal;
         let drive = traction + g_long;
         let f_long = if v_long.abs() < 0.1 {
             let hold = drive + mass * v_long / dt;
@@ -181,12 +210,17 @@ impl Physics {
 
     /// Closest distance between two truck bodies, m (negative never: touching is 0).
     pub fn body_distance(&self, a: usize, b: usize) -> f64 {
-        let (Some(ca), Some(cb)) = (self.world.colliders.get(self.trucks[a].1), self.world.colliders.get(self.trucks[b].1)) else {
+        let (Some(ca), Some(cb)) = (
+            self.world.colliders.get(self.trucks[a].1),
+            self.world.colliders.get(self.trucks[b].1),
+        ) else {
             return f64::INFINITY;
         };
         let pa: &Pose = ca.position();
         let pb: &Pose = cb.position();
-        query::distance(pa, ca.shape(), pb, cb.shape()).map(|d| d.distance as f64).unwrap_or(f64::INFINITY)
+        query::distance(pa, ca.shape(), pb, cb.shape())
+            .map(|d| d.distance as f64)
+            .unwrap_or(f64::INFINITY)
     }
 
     /// Truck pairs whose bodies are in contact with each other now.

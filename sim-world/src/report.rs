@@ -115,9 +115,16 @@ impl Report {
             .collect();
         let loads: u64 = w.trucks.iter().map(|t| t.metrics.loads).sum();
         let cycles: u64 = w.trucks.iter().map(|t| t.metrics.dumps).sum();
-        let all_cycles: Vec<f64> = w.trucks.iter().flat_map(|t| t.metrics.cycle_s.iter().copied()).collect();
+        let all_cycles: Vec<f64> = w
+            .trucks
+            .iter()
+            .flat_map(|t| t.metrics.cycle_s.iter().copied())
+            .collect();
         let total_state = |s: MissionState| -> f64 {
-            w.trucks.iter().map(|t| t.metrics.state_us[idx(s)] as f64 * 1e-6).sum()
+            w.trucks
+                .iter()
+                .map(|t| t.metrics.state_us[idx(s)] as f64 * 1e-6)
+                .sum()
         };
         let truck_time = sim * w.trucks.len() as f64;
         let productive: f64 = [
@@ -144,12 +151,33 @@ impl Report {
             trucks_with_full_cycle: w.trucks.iter().filter(|t| t.metrics.dumps >= 1).count(),
             collisions: w.metrics.collisions,
             permission_violations: w.trucks.iter().map(|t| t.metrics.violations).sum(),
-            min_separation_m: round(if w.metrics.min_separation_m.is_finite() { w.metrics.min_separation_m } else { -1.0 }, 3),
-            mean_cycle_s: round(if all_cycles.is_empty() { 0.0 } else { all_cycles.iter().sum::<f64>() / all_cycles.len() as f64 }, 1),
-            mean_queue_loader_s: round(total_state(MissionState::QueueLoader) / (loads.max(1) as f64), 1),
-            mean_queue_dump_s: round(total_state(MissionState::QueueDump) / (cycles.max(1) as f64), 1),
+            min_separation_m: round(
+                if w.metrics.min_separation_m.is_finite() {
+                    w.metrics.min_separation_m
+                } else {
+                    -1.0
+                },
+                3,
+            ),
+            mean_cycle_s: round(
+                if all_cycles.is_empty() {
+                    0.0
+                } else {
+                    all_cycles.iter().sum::<f64>() / all_cycles.len() as f64
+                },
+                1,
+            ),
+            mean_queue_loader_s: round(
+                total_state(MissionState::QueueLoader) / (loads.max(1) as f64),
+                1,
+            ),
+            mean_queue_dump_s: round(
+                total_state(MissionState::QueueDump) / (cycles.max(1) as f64),
+                1,
+            ),
             loader_utilisation: round(
-                per_loader.iter().map(|l| l.utilisation).sum::<f64>() / per_loader.len().max(1) as f64,
+                per_loader.iter().map(|l| l.utilisation).sum::<f64>()
+                    / per_loader.len().max(1) as f64,
                 4,
             ),
             truck_utilisation: round(productive / truck_time.max(1e-9), 4),
@@ -180,16 +208,40 @@ impl Report {
             ("wall clock", format!("{:.1} s", self.wall_seconds)),
             ("real-time factor", format!("{:.1}×", self.real_time_factor)),
             ("tonnes hauled", format!("{:.0} t", self.tonnes)),
-            ("tonnes per hour", format!("{:.0} t/h", self.tonnes_per_hour)),
-            ("loads / cycles", format!("{} / {}", self.loads, self.cycles)),
-            ("trucks with a full cycle", format!("{} of {}", self.trucks_with_full_cycle, self.trucks)),
+            (
+                "tonnes per hour",
+                format!("{:.0} t/h", self.tonnes_per_hour),
+            ),
+            (
+                "loads / cycles",
+                format!("{} / {}", self.loads, self.cycles),
+            ),
+            (
+                "trucks with a full cycle",
+                format!("{} of {}", self.trucks_with_full_cycle, self.trucks),
+            ),
             ("mean cycle", format!("{:.0} s", self.mean_cycle_s)),
-            ("mean queue at loader", format!("{:.0} s", self.mean_queue_loader_s)),
-            ("mean queue at dump", format!("{:.0} s", self.mean_queue_dump_s)),
-            ("loader utilisation", format!("{:.1}%", self.loader_utilisation * 100.0)),
-            ("truck utilisation", format!("{:.1}%", self.truck_utilisation * 100.0)),
+            (
+                "mean queue at loader",
+                format!("{:.0} s", self.mean_queue_loader_s),
+            ),
+            (
+                "mean queue at dump",
+                format!("{:.0} s", self.mean_queue_dump_s),
+            ),
+            (
+                "loader utilisation",
+                format!("{:.1}%", self.loader_utilisation * 100.0),
+            ),
+            (
+                "truck utilisation",
+                format!("{:.1}%", self.truck_utilisation * 100.0),
+            ),
             ("collisions", self.collisions.to_string()),
-            ("permission violations", self.permission_violations.to_string()),
+            (
+                "permission violations",
+                self.permission_violations.to_string(),
+            ),
             ("min separation", format!("{:.2} m", self.min_separation_m)),
             ("watchdog stops", self.watchdog_stops.to_string()),
         ];

@@ -152,7 +152,10 @@ impl SimWorld {
         let capacity = site.capacity();
         let mut slots = site
             .spread_slots(cfg.trucks)
-            .ok_or(SimError::TooManyTrucks { capacity, asked: cfg.trucks })?;
+            .ok_or(SimError::TooManyTrucks {
+                capacity,
+                asked: cfg.trucks,
+            })?;
         // The seed decides which truck starts where.
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         for i in (1..slots.len()).rev() {
@@ -172,7 +175,9 @@ impl SimWorld {
                 payload_t: 0.0,
                 loader_done: false,
                 load_t: 0.0,
-                rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1))),
+                rng: ChaCha8Rng::seed_from_u64(
+                    cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)),
+                ),
                 act: Actuation::default(),
                 inbox: Vec::new(),
                 metrics: TruckMetrics::default(),
@@ -272,17 +277,24 @@ impl SimWorld {
                     let spot = self.site.roads.lane(spec.lane).point_at(spec.spot_s).pos;
                     let ready = self.trucks.iter().position(|t| {
                         t.brain.state() == MissionState::Loading
-                            && t.brain.task() == Some(Task::Load { loader: LoaderId(i as u32) })
+                            && t.brain.task()
+                                == Some(Task::Load {
+                                    loader: LoaderId(i as u32),
+                                })
                             && !t.loader_done
                             && t.payload_t < cap - 1.0
                             && {
                                 let p = self.physics.state(t.body);
-                                p.speed.abs() < 0.3 && (p.pos[0] - spot[0]).hypot(p.pos[1] - spot[1]) < 3.0
+                                p.speed.abs() < 0.3
+                                    && (p.pos[0] - spot[0]).hypot(p.pos[1] - spot[1]) < 3.0
                             }
                     });
                     if let Some(k) = ready {
                         let jitter = 0.85 + 0.3 * l.rng.random_range(0.0..1.0);
-                        l.state = LoaderState::Loading { truck: k, next_pass: now + SimDuration::from_secs_f64(spec.pass_s * jitter) };
+                        l.state = LoaderState::Loading {
+                            truck: k,
+                            next_pass: now + SimDuration::from_secs_f64(spec.pass_s * jitter),
+                        };
                     }
                 }
                 LoaderState::Loading { truck, next_pass } => {
@@ -300,7 +312,10 @@ impl SimWorld {
                             l.state = LoaderState::Idle;
                         } else {
                             let jitter = 0.85 + 0.3 * l.rng.random_range(0.0..1.0);
-                            l.state = LoaderState::Loading { truck, next_pass: now + SimDuration::from_secs_f64(spec.pass_s * jitter) };
+                            l.state = LoaderState::Loading {
+                                truck,
+                                next_pass: now + SimDuration::from_secs_f64(spec.pass_s * jitter),
+                            };
                         }
                     }
                 }
@@ -359,7 +374,9 @@ impl SimWorld {
     /// Safety measurements: separation, contacts, permission compliance.
     pub fn measure(&mut self) {
         let n = self.trucks.len();
-        let states: Vec<_> = (0..n).map(|i| self.physics.state(self.trucks[i].body)).collect();
+        let states: Vec<_> = (0..n)
+            .map(|i| self.physics.state(self.trucks[i].body))
+            .collect();
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&a, &b| states[a].pos[0].total_cmp(&states[b].pos[0]));
         const NEAR: f64 = 40.0;
@@ -393,7 +410,12 @@ impl SimWorld {
                 continue;
             }
             let p = states[i].pos;
-            let (d, _) = route.project([p[0], p[1]], t.brain.progress() - 20.0, t.brain.progress() + 20.0, &self.site.roads);
+            let (d, _) = route.project(
+                [p[0], p[1]],
+                t.brain.progress() - 20.0,
+                t.brain.progress() + 20.0,
+                &self.site.roads,
+            );
             let over = d > v.granted + 0.3;
             if over && !t.metrics.in_violation {
                 t.metrics.violations += 1;

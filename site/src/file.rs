@@ -4,7 +4,7 @@
 //! names the file, the field (as a path like `lanes[3].points`) and the reason.
 
 use crate::ids::{DumpId, GnbId, IntersectionId, LaneId, LoaderId, NodeId};
-use crate::road::{Lane, Node, RoadNetwork};
+use crate::road::{Lane, LaneDef, Node, RoadNetwork};
 use crate::site::{
     Dump, DumpKind, GnbSite, Intersection, Loader, Material, Parking, Site, LANE_CLEARANCE_M,
 };
@@ -199,14 +199,14 @@ pub fn build(file: &str, f: &SiteFile) -> Result<Site, SiteError> {
     finite_pos(file, "terrain.pit.depth_m".into(), p.depth_m)?;
     finite_pos(file, "terrain.pit.bench_height_m".into(), p.bench_height_m)?;
     finite_pos(file, "terrain.pit.floor_radius_m".into(), p.floor_radius_m)?;
-    if !(p.top_radius_m > p.floor_radius_m) {
+    if p.top_radius_m.is_nan() || p.top_radius_m <= p.floor_radius_m {
         return Err(err(
             file,
             "terrain.pit.top_radius_m",
             "must be larger than floor_radius_m",
         ));
     }
-    if !(p.face_angle_deg > 5.0 && p.face_angle_deg < 90.0) {
+    if !(5.0..90.0).contains(&p.face_angle_deg) || p.face_angle_deg == 5.0 {
         return Err(err(
             file,
             "terrain.pit.face_angle_deg",
@@ -343,16 +343,15 @@ pub fn build(file: &str, f: &SiteFile) -> Result<Site, SiteError> {
         .enumerate()
         .map(|(i, l)| {
             let xy: Vec<[f64; 2]> = l.points.iter().map(|q| [q[0], q[1]]).collect();
-            Lane::new(
-                LaneId(i as u32),
-                NodeId(l.from),
-                NodeId(l.to),
-                l.width_m,
-                kmh(l.speed_limit_kmh),
-                l.intersection.map(IntersectionId),
-                &xy,
-                &terrain,
-            )
+            let def = LaneDef {
+                id: LaneId(i as u32),
+                from: NodeId(l.from),
+                to: NodeId(l.to),
+                width_m: l.width_m,
+                speed_limit_ms: kmh(l.speed_limit_kmh),
+                intersection: l.intersection.map(IntersectionId),
+            };
+            Lane::new(def, &xy, &terrain)
         })
         .collect();
     for l in &lanes {
@@ -577,7 +576,8 @@ pub fn min_distance(a: &Lane, b: &Lane) -> f64 {
 fn check_clearance(file: &str, roads: &RoadNetwork) -> Result<(), SiteError> {
     const CELL: f64 = 20.0;
     const NEAR_NODE: f64 = 30.0;
-    let mut grid: HashMap<(i64, i64), Vec<(usize, [f64; 2])>> = HashMap::new();
+    type Grid = HashMap<(i64, i64), Vec<(usize, [f64; 2])>>;
+    let mut grid: Grid = HashMap::new();
     for l in &roads.lanes {
         for q in samples(l, 4.0) {
             let key = ((q[0] / CELL).floor() as i64, (q[1] / CELL).floor() as i64);

@@ -312,7 +312,7 @@ pub fn generate(params: &GenParams) -> SiteFile {
     let rim_z = 100.0;
     let depth = params.depth_m;
     let floor_z = rim_z - depth;
-    let outline = vec![
+    let outline = [
         [
             rng.random_range(0.02..0.05),
             2.0,

@@ -25,6 +25,17 @@ pub struct PathPoint {
     pub curvature: f64,
 }
 
+/// What a lane is, apart from its geometry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LaneDef {
+    pub id: LaneId,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub width_m: f64,
+    pub speed_limit_ms: f64,
+    pub intersection: Option<IntersectionId>,
+}
+
 /// A directed lane.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lane {
@@ -48,16 +59,15 @@ const CURVATURE_BASE_M: f64 = 6.0;
 
 impl Lane {
     /// Builds a lane from its plan-view points, taking heights from `terrain`.
-    pub fn new(
-        id: LaneId,
-        from: NodeId,
-        to: NodeId,
-        width_m: f64,
-        speed_limit_ms: f64,
-        intersection: Option<IntersectionId>,
-        xy: &[[f64; 2]],
-        terrain: &Heightfield,
-    ) -> Lane {
+    pub fn new(def: LaneDef, xy: &[[f64; 2]], terrain: &Heightfield) -> Lane {
+        let LaneDef {
+            id,
+            from,
+            to,
+            width_m,
+            speed_limit_ms,
+            intersection,
+        } = def;
         let points: Vec<[f64; 3]> = xy
             .iter()
             .map(|p| [p[0], p[1], terrain.height_at(p[0], p[1])])

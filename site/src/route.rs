@@ -146,7 +146,7 @@ impl RoutePath {
                 .max(0.0)
                 .max(if i == 0 { self.route.start_s } else { 0.0 });
             let hi = (b - o).min(len);
-            if hi > lo {
+            if hi > lo + 1e-6 {
                 out.push((l, lo, hi));
             }
         }

@@ -429,7 +429,10 @@ impl Truck {
         let ahead = self.progress + look;
         let end = route.point_at(ahead.min(route.length), net);
         let over = (ahead - route.length).max(0.0);
-        let target = [end.pos[0] + over * end.heading.cos(), end.pos[1] + over * end.heading.sin()];
+        let target = [
+            end.pos[0] + over * end.heading.cos(),
+            end.pos[1] + over * end.heading.sin(),
+        ];
         let alpha = wrap_angle(
             (target[1] - sensed.pos[1]).atan2(target[0] - sensed.pos[0]) - sensed.heading,
         );

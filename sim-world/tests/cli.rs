@@ -1,0 +1,133 @@
+//! Bad input to `minesim`: a clear message, exit code 2, no panic.
+
+use std::process::Command;
+
+fn minesim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_minesim"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("minesim runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_clean_failure(code: i32, err: &str) {
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.trim().is_empty());
+}
+
+#[test]
+fn zero_trucks_is_refused() {
+    let (code, _, err) = minesim(&["run", "--trucks", "0"]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("at least one truck"), "{err}");
+}
+
+#[test]
+fn unknown_flag_is_refused() {
+    let (code, _, err) = minesim(&["run", "--lorries", "3"]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("--lorries"), "{err}");
+}
+
+#[test]
+fn bad_duration_is_refused() {
+    let (code, _, err) = minesim(&["run", "--duration", "ten minutes"]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("duration"), "{err}");
+}
+
+#[test]
+fn malformed_site_file_names_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("minesim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[terrain]\nsize_m = [100.0, 100.0]\ncell_m = \"six\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = minesim(&["run", "--site", bad.to_str().unwrap(), "--trucks", "2"]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("bad.toml") && err.contains("cell_m"), "{err}");
+
+    // Well-formed but inconsistent: a loader on a lane that does not exist.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/sites/default.toml"
+    ))
+    .unwrap();
+    let at = text.find("[[loaders]]").expect("a loader");
+    let lane = at + text[at..].find("\nlane = ").expect("loader lane") + 1;
+    let eol = lane + text[lane..].find('\n').expect("line end");
+    let broken = format!("{}lane = 9999{}", &text[..lane], &text[eol..]);
+    let f = dir.join("inconsistent.toml");
+    std::fs::write(&f, broken).unwrap();
+    let (code, _, err) = minesim(&["run", "--site", f.to_str().unwrap(), "--trucks", "2"]);
+    assert_clean_failure(code, &err);
+    assert!(
+        err.contains("inconsistent.toml: loaders[0].lane: lane 9999 does not exist"),
+        "{err}"
+    );
+
+    let (code, _, err) = minesim(&["run", "--site", dir.join("missing.toml").to_str().unwrap()]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn too_many_trucks_for_the_site_is_refused() {
+    let (code, _, err) = minesim(&["run", "--trucks", "1500", "--duration", "1s"]);
+    assert_clean_failure(code, &err);
+    assert!(err.contains("room"), "{err}");
+}
+
+#[test]
+fn a_short_run_writes_a_complete_report() {
+    let dir = std::env::temp_dir().join(format!("minesim-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let (code, out, err) = minesim(&[
+        "run",
+        "--trucks",
+        "3",
+        "--duration",
+        "20s",
+        "--seed",
+        "3",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("real-time factor"), "{out}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for k in [
+        "seed",
+        "trucks",
+        "sim_seconds",
+        "wall_seconds",
+        "real_time_factor",
+        "tonnes",
+        "loads",
+        "collisions",
+        "permission_violations",
+        "min_separation_m",
+        "mean_cycle_s",
+        "mean_queue_loader_s",
+        "mean_queue_dump_s",
+        "loader_utilisation",
+        "truck_utilisation",
+        "per_truck",
+        "per_loader",
+    ] {
+        assert!(r.get(k).is_some(), "report lacks {k}");
+    }
+    assert_eq!(r["trucks"], 3);
+    assert_eq!(r["per_truck"].as_array().map(|a| a.len()), Some(3));
+}
