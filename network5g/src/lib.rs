@@ -1,8 +1,7 @@
 //! Private-5G radio link model between haul trucks and the dispatcher.
 //!
-//! This crate holds the **radio channel model**; the QUIC transport (driven in simulated
-//! time) comes later. Until then the simulation uses the in-memory transport of
-//! `site::transport`.
+//! This crate holds the **radio channel model** and the [`transport::Transport`] seam with
+//! its in-memory implementation; the QUIC transport (driven in simulated time) comes later.
 //!
 //! # Design
 //!
@@ -103,6 +102,7 @@ pub mod phy;
 pub mod shadowing;
 pub mod sim;
 pub mod terrain;
+pub mod transport;
 
 pub use config::{
     CarrierConfig, CellSiteConfig, ConfigError, InterferenceConfig, LinkConfig, MobilityConfig,

@@ -6,7 +6,6 @@
 //! measure → sync.
 
 pub mod app;
-pub mod link;
 pub mod physics;
 pub mod report;
 pub mod world;

@@ -1,9 +1,9 @@
 //! The simulated mine: physics, trucks, loaders, dumps, the dispatcher and the link, advanced
 //! in fixed steps of simulated time. Plain Rust; the Bevy app in [`crate::app`] schedules it.
 
-use crate::link::{InMemoryTransport, LinkStats, Transport};
 use crate::physics::Physics;
 use fleet::{Dispatcher, DispatcherConfig, FleetEventKind};
+use network5g::transport::{InMemoryTransport, LinkStats, Transport};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use site::ids::{LoaderId, TruckId};

@@ -1,6 +1,7 @@
 //! How messages get between trucks and the dispatcher.
 //!
-//! [`Transport`] is the seam the 5G/QUIC work plugs into; [`InMemoryTransport`] delivers every
+//! [`Transport`] is the seam the QUIC transport plugs into (sim-world drives whichever
+//! implementation a run uses); [`InMemoryTransport`] delivers every
 //! message after a fixed latency, through the real wire encoding, in send order.
 
 use site::protocol::{decode, encode, DownMsg, UpMsg};
