@@ -20,6 +20,17 @@ use vehicle::{Actuation, TruckParams};
 
 /// Height of the chassis box used for physics, m.
 pub const BODY_HEIGHT: f64 = 4.0;
+/// Radius of the four wheel spheres that touch the ground, m.
+const WHEEL_R: f64 = 1.0;
+/// How far the wheels reach below the chassis box, m.
+const CLEARANCE: f64 = 0.3;
+
+/// Collision groups: the ground touches only wheels; chassis boxes touch each other and the
+/// fixed machines (so truck–truck contacts are real), never the ground.
+const GROUND: Group = Group::GROUP_1;
+const CHASSIS: Group = Group::GROUP_2;
+const WHEELS: Group = Group::GROUP_3;
+const MACHINES: Group = Group::GROUP_4;
 /// Lateral tyre grip as a fraction of weight.
 const LATERAL_MU: f64 = 0.6;
 /// Time constants of the lateral and yaw tyre responses, s.
@@ -80,7 +91,9 @@ impl Physics {
             let z = hf.height_at(l.pos[0], l.pos[1]);
             let body =
                 RigidBodyBuilder::fixed().translation(to_physics([l.pos[0], l.pos[1], z + 4.0]));
-            world.insert(body, ColliderBuilder::cuboid(6.0, 4.0, 6.0));
+            let machine = ColliderBuilder::cuboid(6.0, 4.0, 6.0)
+                .collision_groups(InteractionGroups::new(MACHINES, CHASSIS, InteractionTestMode::And));
+            world.insert(body, machine);
         }
         Physics {
             world,
@@ -94,7 +107,7 @@ impl Physics {
     /// Adds a truck standing on the ground at `pos` (site frame) facing `heading`.
     pub fn add_truck(&mut self, pos: [f64; 3], heading: f64) -> usize {
         let p = self.params;
-        let centre = [pos[0], pos[1], pos[2] + BODY_HEIGHT / 2.0 + 0.05];
+        let centre = [pos[0], pos[1], pos[2] + BODY_HEIGHT / 2.0 + CLEARANCE + 0.05];
         let rot = Vector::new(0.0, heading as f32, 0.0);
         let body = RigidBodyBuilder::dynamic()
             .translation(to_physics(centre))
@@ -109,8 +122,22 @@ impl Physics {
         .mass(p.empty_mass_kg as f32)
         .friction(0.0)
         .restitution(0.0)
+        .collision_groups(InteractionGroups::new(CHASSIS, CHASSIS | MACHINES, InteractionTestMode::And))
         .build();
         let (b, c) = self.world.insert(body, collider);
+        let wx = (p.wheelbase_m / 2.0) as f32;
+        let wy = (-BODY_HEIGHT / 2.0 + WHEEL_R - CLEARANCE) as f32;
+        let wz = (p.width_m / 2.0 - WHEEL_R) as f32;
+        for (x, z) in [(wx, wz), (wx, -wz), (-wx, wz), (-wx, -wz)] {
+            let wheel = ColliderBuilder::ball(WHEEL_R as f32)
+                .translation(Vector::new(x, wy, z))
+                .density(0.0)
+                .friction(0.0)
+                .restitution(0.0)
+                .collision_groups(InteractionGroups::new(WHEELS, GROUND, InteractionTestMode::And))
+                .build();
+            self.world.insert_collider(wheel, Some(b));
+        }
         self.trucks.push((b, c));
         self.truck_of_collider.insert(c, self.trucks.len() - 1);
         self.trucks.len() - 1
