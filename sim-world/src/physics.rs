@@ -91,8 +91,9 @@ impl Physics {
             let z = hf.height_at(l.pos[0], l.pos[1]);
             let body =
                 RigidBodyBuilder::fixed().translation(to_physics([l.pos[0], l.pos[1], z + 4.0]));
-            let machine = ColliderBuilder::cuboid(6.0, 4.0, 6.0)
-                .collision_groups(InteractionGroups::new(MACHINES, CHASSIS, InteractionTestMode::And));
+            let machine = ColliderBuilder::cuboid(6.0, 4.0, 6.0).collision_groups(
+                InteractionGroups::new(MACHINES, CHASSIS, InteractionTestMode::And),
+            );
             world.insert(body, machine);
         }
         Physics {
@@ -107,7 +108,11 @@ impl Physics {
     /// Adds a truck standing on the ground at `pos` (site frame) facing `heading`.
     pub fn add_truck(&mut self, pos: [f64; 3], heading: f64) -> usize {
         let p = self.params;
-        let centre = [pos[0], pos[1], pos[2] + BODY_HEIGHT / 2.0 + CLEARANCE + 0.05];
+        let centre = [
+            pos[0],
+            pos[1],
+            pos[2] + BODY_HEIGHT / 2.0 + CLEARANCE + 0.05,
+        ];
         let rot = Vector::new(0.0, heading as f32, 0.0);
         let body = RigidBodyBuilder::dynamic()
             .translation(to_physics(centre))
@@ -122,7 +127,11 @@ impl Physics {
         .mass(p.empty_mass_kg as f32)
         .friction(0.0)
         .restitution(0.0)
-        .collision_groups(InteractionGroups::new(CHASSIS, CHASSIS | MACHINES, InteractionTestMode::And))
+        .collision_groups(InteractionGroups::new(
+            CHASSIS,
+            CHASSIS | MACHINES,
+            InteractionTestMode::And,
+        ))
         .build();
         let (b, c) = self.world.insert(body, collider);
         let wx = (p.wheelbase_m / 2.0) as f32;
@@ -134,7 +143,11 @@ impl Physics {
                 .density(0.0)
                 .friction(0.0)
                 .restitution(0.0)
-                .collision_groups(InteractionGroups::new(WHEELS, GROUND, InteractionTestMode::And))
+                .collision_groups(InteractionGroups::new(
+                    WHEELS,
+                    GROUND,
+                    InteractionTestMode::And,
+                ))
                 .build();
             self.world.insert_collider(wheel, Some(b));
         }

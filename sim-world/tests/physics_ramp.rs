@@ -2,99 +2,13 @@
 //! rapier's rigid body, gravity on the real slope, and the drive forces.
 
 use sim_world::physics::Physics;
-use site::ids::{LaneId, NodeId};
-use site::road::{Lane, LaneDef, Node, RoadNetwork};
-use site::terrain::{CarveSpec, PitSpec, TerrainSpec};
-use site::{Heightfield, Site};
 use vehicle::{Actuation, TruckParams};
 
-fn slope_site(grade: f64) -> Site {
-    let (nx, ny, cell) = (201usize, 21usize, 5.0);
-    let origin = [-500.0, -50.0];
-    let heights = (0..ny)
-        .flat_map(|_| (0..nx).map(move |ix| (ix as f64 * cell * grade) as f32))
-        .collect();
-    let terrain = Heightfield {
-        origin,
-        cell,
-        nx,
-        ny,
-        heights,
-    };
-    let line: Vec<[f64; 2]> = vec![[-450.0, 0.0], [450.0, 0.0]];
-    let back: Vec<[f64; 2]> = vec![[450.0, 20.0], [-450.0, 20.0]];
-    Site {
-        name: "slope".into(),
-        terrain_spec: TerrainSpec {
-            size_m: [1000.0, 100.0],
-            cell_m: cell,
-            rim_z: 0.0,
-            pit: PitSpec {
-                center: [0.0, 0.0],
-                floor_radius_m: 1.0,
-                top_radius_m: 2.0,
-                depth_m: 1.0,
-                bench_height_m: 1.0,
-                face_angle_deg: 60.0,
-                outline: vec![],
-            },
-            carve: CarveSpec::default(),
-            pads: vec![],
-        },
-        roads: RoadNetwork::new(
-            vec![
-                Node {
-                    id: NodeId(0),
-                    name: "a".into(),
-                    pos: [-450.0, 0.0],
-                },
-                Node {
-                    id: NodeId(1),
-                    name: "b".into(),
-                    pos: [450.0, 0.0],
-                },
-            ],
-            vec![
-                Lane::new(
-                    LaneDef {
-                        id: LaneId(0),
-                        from: NodeId(0),
-                        to: NodeId(1),
-                        width_m: 17.0,
-                        speed_limit_ms: 30.0,
-                        intersection: None,
-                    },
-                    &line,
-                    &terrain,
-                ),
-                Lane::new(
-                    LaneDef {
-                        id: LaneId(1),
-                        from: NodeId(1),
-                        to: NodeId(0),
-                        width_m: 17.0,
-                        speed_limit_ms: 30.0,
-                        intersection: None,
-                    },
-                    &back,
-                    &terrain,
-                ),
-            ],
-        ),
-        terrain,
-        intersections: vec![],
-        loaders: vec![],
-        dumps: vec![],
-        parking: None,
-        gnbs: vec![],
-    }
-}
-
 fn settle(grade: f64, payload_t: f64) -> f64 {
-    let site = slope_site(grade);
+    let site = site::testing::slope(grade, 900.0);
     let p = TruckParams::default();
     let mut ph = Physics::new(&site, p, 50.0);
-    let x0 = -400.0;
+    let x0 = 50.0;
     let t = ph.add_truck([x0, 0.0, site.terrain.height_at(x0, 0.0)], 0.0);
     ph.set_payload(t, payload_t);
     ph.step();

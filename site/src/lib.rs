@@ -17,6 +17,7 @@ pub mod road;
 pub mod route;
 pub mod site;
 pub mod terrain;
+pub mod testing;
 pub mod time;
 pub mod units;
 

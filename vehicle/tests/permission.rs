@@ -2,98 +2,18 @@
 //! initial speed, payload and grade from which stopping is physically possible.
 
 use proptest::prelude::*;
-use site::ids::{LaneId, NodeId, RouteId, TruckId};
+use site::ids::{LaneId, RouteId, TruckId};
 use site::protocol::{DispatchMsg, DownMsg, PermissionGrant, Task};
-use site::road::{Lane, LaneDef, Node, RoadNetwork};
 use site::route::Route;
-use site::terrain::{CarveSpec, PitSpec, TerrainSpec};
 use site::units::G;
-use site::{Heightfield, SimDuration, SimTime, Site};
+use site::{SimDuration, SimTime, Site};
 use std::sync::Arc;
 use vehicle::dynamics::sin_of_grade;
 use vehicle::{Sensed, Truck, TruckParams};
 
-/// A site with one straight 3 km lane on a constant grade (and its return lane).
+/// A site with one straight 3 km lane on a constant grade.
 fn ramp_site(grade: f64) -> Arc<Site> {
-    let (nx, ny, cell) = (301usize, 11usize, 10.0);
-    let origin = [0.0, -50.0];
-    let heights = (0..ny)
-        .flat_map(|_| (0..nx).map(move |ix| (ix as f64 * cell * grade) as f32))
-        .collect();
-    let terrain = Heightfield {
-        origin,
-        cell,
-        nx,
-        ny,
-        heights,
-    };
-    let up: Vec<[f64; 2]> = (0..=300).map(|i| [i as f64 * 10.0, 0.0]).collect();
-    let down: Vec<[f64; 2]> = up.iter().rev().map(|p| [p[0], 20.0]).collect();
-    let nodes = vec![
-        Node {
-            id: NodeId(0),
-            name: "a".into(),
-            pos: [0.0, 0.0],
-        },
-        Node {
-            id: NodeId(1),
-            name: "b".into(),
-            pos: [3000.0, 0.0],
-        },
-    ];
-    let lanes = vec![
-        Lane::new(
-            LaneDef {
-                id: LaneId(0),
-                from: NodeId(0),
-                to: NodeId(1),
-                width_m: 17.0,
-                speed_limit_ms: 30.0,
-                intersection: None,
-            },
-            &up,
-            &terrain,
-        ),
-        Lane::new(
-            LaneDef {
-                id: LaneId(1),
-                from: NodeId(1),
-                to: NodeId(0),
-                width_m: 17.0,
-                speed_limit_ms: 30.0,
-                intersection: None,
-            },
-            &down,
-            &terrain,
-        ),
-    ];
-    let spec = TerrainSpec {
-        size_m: [3000.0, 100.0],
-        cell_m: cell,
-        rim_z: 0.0,
-        pit: PitSpec {
-            center: [0.0, 0.0],
-            floor_radius_m: 1.0,
-            top_radius_m: 2.0,
-            depth_m: 1.0,
-            bench_height_m: 1.0,
-            face_angle_deg: 60.0,
-            outline: vec![],
-        },
-        carve: CarveSpec::default(),
-        pads: vec![],
-    };
-    Arc::new(Site {
-        name: "ramp".into(),
-        terrain_spec: spec,
-        terrain,
-        roads: RoadNetwork::new(nodes, lanes),
-        intersections: vec![],
-        loaders: vec![],
-        dumps: vec![],
-        parking: None,
-        gnbs: vec![],
-    })
+    Arc::new(site::testing::slope(grade, 3000.0))
 }
 
 /// Drives one truck along the lane with the 1-D force model until it stops; returns the
