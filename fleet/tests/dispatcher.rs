@@ -1,0 +1,199 @@
+//! Dispatcher behaviour: assignment by material, watchdog, operator commands.
+
+use fleet::{Dispatcher, DispatcherConfig, FleetEventKind};
+use site::generate::{generate, GenParams};
+use site::ids::TruckId;
+use site::protocol::{
+    DispatchMsg, MissionState, StopReason, Task, Telemetry, TruckInfo, TruckMsg, UpMsg,
+};
+use site::{DumpKind, SimDuration, SimTime, Site};
+use std::sync::Arc;
+
+fn site() -> Arc<Site> {
+    Arc::new(
+        site::file::build("generated", &generate(&GenParams::default()))
+            .expect("default site builds"),
+    )
+}
+
+fn up(seq: u64, now: SimTime, body: TruckMsg) -> UpMsg {
+    UpMsg {
+        truck: TruckId(0),
+        seq,
+        sent: now,
+        body,
+    }
+}
+
+fn telemetry(site: &Site) -> TruckMsg {
+    let slot = site.spread_slots(1).expect("room")[0];
+    let p = site.roads.lane(slot.lane).point_at(slot.s);
+    TruckMsg::Telemetry(Telemetry {
+        pos: p.pos,
+        heading: p.heading,
+        speed: 0.0,
+        route: None,
+        progress_m: 0.0,
+        payload_t: 0.0,
+        state: MissionState::Idle,
+    })
+}
+
+#[test]
+fn work_then_haul_to_a_dump_of_the_loaders_material() {
+    let site = site();
+    let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
+    let now = SimTime::ZERO;
+    d.handle(
+        now,
+        &up(
+            1,
+            now,
+            TruckMsg::Hello(TruckInfo {
+                length_m: 15.5,
+                width_m: 9.5,
+                capacity_t: 290.0,
+            }),
+        ),
+    );
+    d.handle(now, &up(2, now, telemetry(&site)));
+    d.handle(now, &up(3, now, TruckMsg::WorkRequest));
+    d.tick(now);
+    let out = d.poll_outbox();
+    let loader = out
+        .iter()
+        .find_map(|m| match &m.body {
+            DispatchMsg::Assignment {
+                task: Task::Load { loader },
+                route,
+            } => {
+                let l = &site.loaders[loader.index()];
+                assert_eq!(route.lanes.last(), Some(&l.lane));
+                assert!((route.end_s - l.spot_s).abs() < 1e-9);
+                Some(*loader)
+            }
+            _ => None,
+        })
+        .expect("an assignment to a loader");
+    // a permission follows the assignment
+    assert!(out
+        .iter()
+        .any(|m| matches!(m.body, DispatchMsg::Permission(g) if g.until_m > 0.0)));
+    let t = SimTime(1_000_000);
+    d.handle(
+        t,
+        &up(
+            4,
+            t,
+            TruckMsg::LoadDone {
+                loader,
+                tonnes: 290.0,
+            },
+        ),
+    );
+    d.tick(t);
+    let dump = d
+        .poll_outbox()
+        .iter()
+        .find_map(|m| match m.body {
+            DispatchMsg::Assignment {
+                task: Task::Dump { dump },
+                ..
+            } => Some(dump),
+            _ => None,
+        })
+        .expect("a haul assignment");
+    let kind = site.dumps[dump.index()].kind;
+    assert!(
+        kind.accepts(site.loaders[loader.index()].material),
+        "{kind:?}"
+    );
+    assert!(matches!(kind, DumpKind::Crusher | DumpKind::Waste));
+}
+
+#[test]
+fn a_silent_truck_is_lost_and_its_road_frozen_until_heard_again() {
+    let site = site();
+    let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
+    let mut now = SimTime::ZERO;
+    d.handle(
+        now,
+        &up(
+            1,
+            now,
+            TruckMsg::Hello(TruckInfo {
+                length_m: 15.5,
+                width_m: 9.5,
+                capacity_t: 290.0,
+            }),
+        ),
+    );
+    d.handle(now, &up(2, now, telemetry(&site)));
+    d.handle(now, &up(3, now, TruckMsg::WorkRequest));
+    d.tick(now);
+    let granted = d.trucks()[&TruckId(0)].granted;
+    d.poll_outbox();
+    for _ in 0..25 {
+        now += SimDuration::from_millis(100);
+        d.tick(now);
+    }
+    let events = d.drain_events();
+    assert!(
+        events.iter().any(|e| e.kind == FleetEventKind::Lost),
+        "not marked lost after 2.5 s"
+    );
+    assert!(d.trucks()[&TruckId(0)].lost);
+    // no new grants while lost
+    assert!(!d
+        .poll_outbox()
+        .iter()
+        .any(|m| matches!(m.body, DispatchMsg::Permission(g) if g.until_m > granted + 1e-9)));
+    d.handle(now, &up(4, now, telemetry(&site)));
+    assert!(!d.trucks()[&TruckId(0)].lost);
+    assert!(d
+        .drain_events()
+        .iter()
+        .any(|e| e.kind == FleetEventKind::Found));
+}
+
+#[test]
+fn operator_estop_and_rearm_reach_the_truck_and_replays_are_dropped() {
+    let site = site();
+    let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
+    let now = SimTime::ZERO;
+    d.handle(
+        now,
+        &up(
+            1,
+            now,
+            TruckMsg::Hello(TruckInfo {
+                length_m: 15.5,
+                width_m: 9.5,
+                capacity_t: 290.0,
+            }),
+        ),
+    );
+    d.estop(now, TruckId(0), StopReason::Operator);
+    d.rearm(now, TruckId(0));
+    let out = d.poll_outbox();
+    assert!(matches!(
+        out[0].body,
+        DispatchMsg::EStop(StopReason::Operator)
+    ));
+    assert!(matches!(out[1].body, DispatchMsg::ReArm));
+    assert!(out[1].seq > out[0].seq);
+    // a replayed (old sequence number) message is dropped and counted
+    d.handle(now, &up(1, now, TruckMsg::WorkRequest));
+    assert_eq!(d.rejected, 1);
+    // a message from a truck that never said hello is dropped and counted
+    d.handle(
+        now,
+        &UpMsg {
+            truck: TruckId(5),
+            seq: 1,
+            sent: now,
+            body: TruckMsg::WorkRequest,
+        },
+    );
+    assert_eq!(d.rejected, 2);
+}
