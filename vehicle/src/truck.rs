@@ -332,12 +332,14 @@ impl Truck {
                 }
             }
             MissionState::ToLoader | MissionState::QueueLoader | MissionState::Spotting => {
+                // Waiting anywhere near the loader is queueing; moving in the last 60 m is
+                // spotting.
                 let next = if at_end {
                     MissionState::Loading
-                } else if near(60.0) {
-                    MissionState::Spotting
                 } else if near(400.0) && stopped {
                     MissionState::QueueLoader
+                } else if near(60.0) {
+                    MissionState::Spotting
                 } else {
                     MissionState::ToLoader
                 };
