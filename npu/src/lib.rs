@@ -1,5 +1,25 @@
 //! Simulated NPU runtime modelled on Huawei Ascend and its CANN stack.
 //!
-//! This crate will hold the graph IR, the ONNX importer, the compiler passes (what ATC does),
-//! the per-device cost model, the executor on `ndarray`, the AscendCL-like runtime API and the
-//! profiler. It depends on no other crate of the workspace. (Work tracked by the NPU issue.)
+//! The crate holds the graph IR, the ONNX importer and writer, the compiler passes (what ATC
+//! does), the per-device cost model, the executor on `ndarray`, the AscendCL-like runtime API
+//! and the profiler. It depends on no other crate of the workspace.
+//!
+//! # Assumptions and limits
+//!
+//! * Numbers are real: every op is computed exactly in f32 (fp16 is emulated by rounding each
+//!   result to the nearest half, int8 by true i8×i8→i32 GEMMs).
+//! * Timing is an analytical, structure-faithful model of an Ascend-class AI core (cube unit,
+//!   vector unit, local buffers, memory bandwidth, launch overhead). It is **not**
+//!   cycle-accurate; the device figures in `profiles/` marked unverified are estimates.
+//! * Simulated time is integer microseconds passed in by the caller; the wall clock is never
+//!   read.
+
+pub mod builder;
+pub mod error;
+pub mod exec;
+pub mod f16;
+pub mod ir;
+pub mod ops;
+
+pub use error::{NpuError, Result};
+pub use ir::{DType, Graph, Node, Op, Tensor, TensorInfo};
