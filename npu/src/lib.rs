@@ -19,6 +19,8 @@ pub mod error;
 pub mod exec;
 pub mod f16;
 pub mod ir;
+pub mod npy;
+pub mod onnx;
 pub mod ops;
 
 pub use error::{NpuError, Result};

@@ -1,5 +1,7 @@
 //! Each kernel against a naive reference implementation on random inputs.
 
+#![allow(clippy::unwrap_used)]
+
 use ndarray::{ArrayD, IxDyn};
 use npu::builder::Rng;
 use npu::ir::{
