@@ -715,3 +715,35 @@ impl Graph {
         self.inputs.iter().any(TensorInfo::has_dynamic_batch)
     }
 }
+
+/// Precision mode of a compiled model (ATC `--precision_mode` analogue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Precision {
+    /// Full f32.
+    #[default]
+    Fp32,
+    /// Half precision, emulated by rounding every weight and result to f16.
+    Fp16,
+    /// INT8 Conv/Gemm (per-channel weights, per-tensor activations), fp16 elsewhere.
+    Int8,
+}
+
+impl Precision {
+    /// Bytes per activation element on the device.
+    pub fn act_bytes(self) -> u64 {
+        match self {
+            Precision::Fp32 => 4,
+            Precision::Fp16 | Precision::Int8 => 2,
+        }
+    }
+
+    /// Parses `fp32`, `fp16` or `int8`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "fp32" | "f32" => Some(Precision::Fp32),
+            "fp16" | "f16" => Some(Precision::Fp16),
+            "int8" | "i8" => Some(Precision::Int8),
+            _ => None,
+        }
+    }
+}

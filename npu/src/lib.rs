@@ -15,6 +15,9 @@
 //!   read.
 
 pub mod builder;
+pub mod compiler;
+pub mod cost;
+pub mod device;
 pub mod error;
 pub mod exec;
 pub mod f16;
@@ -22,6 +25,7 @@ pub mod ir;
 pub mod npy;
 pub mod onnx;
 pub mod ops;
+pub mod zoo;
 
 pub use error::{NpuError, Result};
 pub use ir::{DType, Graph, Node, Op, Tensor, TensorInfo};
