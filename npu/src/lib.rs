@@ -23,8 +23,11 @@ pub mod exec;
 pub mod f16;
 pub mod ir;
 pub mod npy;
+pub mod om;
 pub mod onnx;
 pub mod ops;
+pub mod profiler;
+pub mod runtime;
 pub mod zoo;
 
 pub use error::{NpuError, Result};

@@ -441,8 +441,8 @@ fn convert_node(
             let hi = const_input(n, name, 2, consts)?.and_then(|t| t.to_f32_vec().first().copied());
             keep(&mut inputs, 1);
             Op::Act(Activation::Clip(
-                lo.unwrap_or(f32::NEG_INFINITY),
-                hi.unwrap_or(f32::INFINITY),
+                lo.unwrap_or(f32::MIN),
+                hi.unwrap_or(f32::MAX),
             ))
         }
         "MaxPool" | "AveragePool" => {
