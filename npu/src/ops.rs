@@ -49,8 +49,15 @@ pub fn window_out(
     if s == 0 || d == 0 || k == 0 {
         return Err(NpuError::shape(ctx, "zero kernel, stride or dilation"));
     }
-    let span = (k - 1) * d + 1;
-    let total = input + pb + pe;
+    let too_big = || NpuError::shape(ctx, "window geometry overflows");
+    let span = (k - 1)
+        .checked_mul(d)
+        .and_then(|v| v.checked_add(1))
+        .ok_or_else(too_big)?;
+    let total = input
+        .checked_add(pb)
+        .and_then(|v| v.checked_add(pe))
+        .ok_or_else(too_big)?;
     if total < span {
         return Err(NpuError::shape(
             ctx,
@@ -396,11 +403,13 @@ pub fn conv_transpose_out(
         a.pads
     };
     let size = |i: usize, k: usize, ax: usize| -> Result<usize> {
-        let full = a.strides[ax] * (i.max(1) - 1)
-            + a.output_padding[ax]
-            + (k.max(1) - 1) * a.dilations[ax]
-            + 1;
-        full.checked_sub(pads[ax] + pads[ax + 2])
+        let full = a.strides[ax]
+            .checked_mul(i.max(1) - 1)
+            .and_then(|v| v.checked_add(a.output_padding[ax]))
+            .and_then(|v| v.checked_add((k.max(1) - 1).checked_mul(a.dilations[ax])?))
+            .and_then(|v| v.checked_add(1))
+            .ok_or_else(|| NpuError::shape(ctx, "ConvTranspose geometry overflows"))?;
+        full.checked_sub(pads[ax].saturating_add(pads[ax + 2]))
             .filter(|&v| v > 0)
             .ok_or_else(|| NpuError::shape(ctx, "ConvTranspose pads exceed output"))
     };
@@ -488,8 +497,15 @@ pub fn resize_shape(x: &[usize], scales: &[f32], sizes: &[usize], ctx: &str) -> 
             "Resize scales rank differs from input",
         ));
     }
-    if scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-        return Err(NpuError::shape(ctx, "Resize scales must be positive"));
+    if scales.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        || x.iter()
+            .zip(scales)
+            .any(|(&d, &s)| d as f64 * f64::from(s) > 1e12)
+    {
+        return Err(NpuError::shape(
+            ctx,
+            "Resize scales must be positive and sane",
+        ));
     }
     Ok(x.iter()
         .zip(scales)
@@ -1012,7 +1028,10 @@ pub fn reshape_target(input: &[usize], shape: &[i64], ctx: &str) -> Result<Vec<u
             }
         }
     }
-    let known: usize = out.iter().product();
+    let known: usize = out
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| NpuError::shape(ctx, "Reshape target overflows"))?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(NpuError::shape(

@@ -128,3 +128,45 @@ fn input_shape_mismatch_is_typed() {
     let e = run_graph(&g, &inputs, ExecOptions::default()).unwrap_err();
     assert!(matches!(e, NpuError::ShapeMismatch { .. }), "{e}");
 }
+
+/// The body of the `onnx_import` fuzz target on deterministic mutations of every fixture.
+#[test]
+fn mutated_models_never_panic_through_import_and_compile() {
+    let profile = npu::device::DeviceProfile::builtin("ascend310").unwrap();
+    let mut state = 99u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let mut imported = 0;
+    for name in ["small_cnn.onnx", "ops_mix.onnx", "decoder.onnx"] {
+        let bytes = fixture(name);
+        for round in 0..150 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + round % 3 {
+                let i = next() as usize % b.len();
+                b[i] = match next() % 4 {
+                    0 => 0xff,
+                    1 => 0,
+                    2 => b[i].wrapping_add(1),
+                    _ => next() as u8,
+                };
+            }
+            if let Ok(g) = import_onnx(&b) {
+                imported += 1;
+                let _ = export_onnx(&g);
+                let opts = npu::compiler::CompileOptions {
+                    gears: vec![1],
+                    ..Default::default()
+                };
+                let _ = npu::compiler::compile(&g, &profile, &opts);
+            }
+        }
+    }
+    assert!(
+        imported > 0,
+        "some mutations (e.g. in weight data) should still import"
+    );
+}

@@ -5,6 +5,9 @@ use crate::error::Result;
 use crate::exec;
 use crate::ir::{Graph, Tensor};
 
+/// Largest constant (elements) the pass will materialise.
+pub const MAX_FOLD_ELEMENTS: usize = 1 << 24;
+
 /// Folds constant nodes; returns how many were folded.
 pub fn const_fold(g: &mut Graph) -> Result<usize> {
     let mut folded = 0;
@@ -15,7 +18,10 @@ pub fn const_fold(g: &mut Graph) -> Result<usize> {
             && n.inputs
                 .iter()
                 .all(|i| i.is_empty() || g.initializers.contains_key(i));
-        if !all_const {
+        // Never materialise huge constants at compile time.
+        let small = super::shape_infer::const_output_elements(&n, &g.initializers)
+            .is_some_and(|e| e <= MAX_FOLD_ELEMENTS);
+        if !all_const || !small {
             kept.push(n);
             continue;
         }

@@ -182,7 +182,7 @@ pub fn infer_node(node: &Node, s: &Shapes) -> Result<ValueType> {
                         ));
                     }
                 }
-                out[ax] += y.shape[ax];
+                out[ax] = out[ax].saturating_add(y.shape[ax]);
             }
             same(out)
         }
@@ -194,8 +194,8 @@ pub fn infer_node(node: &Node, s: &Shapes) -> Result<ValueType> {
                 ops::norm_axis(*axis, x.shape.len(), ctx)?
             };
             same(vec![
-                x.shape[..ax].iter().product(),
-                x.shape[ax..].iter().product(),
+                checked_numel(&x.shape[..ax], ctx)?,
+                checked_numel(&x.shape[ax..], ctx)?,
             ])
         }
         Op::Transpose { perm } => {
@@ -236,6 +236,18 @@ pub fn infer_node(node: &Node, s: &Shapes) -> Result<ValueType> {
     })
 }
 
+/// Largest element count of one value (2^36); beyond it a shape is rejected as absurd.
+pub const MAX_ELEMENTS: usize = 1 << 36;
+
+/// Element count of a shape, or an error when it overflows or exceeds [`MAX_ELEMENTS`].
+pub fn checked_numel(shape: &[usize], ctx: &str) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| NpuError::shape(ctx, format!("shape {shape:?} is too large")))
+}
+
 /// Infers every value's type with dynamic dimensions bound to `batch`.
 pub fn infer_shapes(g: &Graph, batch: usize) -> Result<Shapes> {
     let mut s = Shapes::new();
@@ -249,19 +261,43 @@ pub fn infer_shapes(g: &Graph, batch: usize) -> Result<Shapes> {
         );
     }
     for i in &g.inputs {
+        let shape = i.concrete_shape(batch);
+        checked_numel(&shape, &i.name)?;
         s.insert(
             i.name.clone(),
             ValueType {
                 dtype: i.dtype,
-                shape: i.concrete_shape(batch),
+                shape,
             },
         );
     }
     for n in &g.nodes {
         let t = infer_node(n, &s)?;
+        checked_numel(&t.shape, &n.name)?;
         for o in &n.outputs {
             s.insert(o.clone(), t.clone());
         }
     }
     Ok(s)
+}
+
+/// Element count the node would produce when evaluated on the given constants, if its
+/// shape can be inferred (used to avoid folding huge constants).
+pub fn const_output_elements(
+    node: &Node,
+    consts: &BTreeMap<String, crate::ir::Tensor>,
+) -> Option<usize> {
+    let mut s = Shapes::new();
+    for i in node.inputs.iter().filter(|i| !i.is_empty()) {
+        let t = consts.get(i)?;
+        s.insert(
+            i.clone(),
+            ValueType {
+                dtype: t.dtype(),
+                shape: t.shape().to_vec(),
+            },
+        );
+    }
+    let t = infer_node(node, &s).ok()?;
+    checked_numel(&t.shape, &node.name).ok()
 }

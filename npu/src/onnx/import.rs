@@ -679,7 +679,9 @@ pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
             .inputs
             .iter()
             .all(|s| s.is_empty() || consts.contains_key(s));
-        if all_const && !node.inputs.is_empty() {
+        let small = crate::compiler::shape_infer::const_output_elements(&node, &consts)
+            .is_some_and(|e| e <= crate::compiler::const_fold::MAX_FOLD_ELEMENTS);
+        if all_const && small && !node.inputs.is_empty() {
             let ins: Vec<Option<&Tensor>> = node
                 .inputs
                 .iter()
