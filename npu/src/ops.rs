@@ -187,18 +187,17 @@ pub fn conv_geom(x: &[usize], w: &[usize], a: &ConvAttrs, ctx: &str) -> Result<C
     })
 }
 
-/// im2col for one group: rows are (channel, ky, kx), columns are (batch, oy, ox).
-#[allow(clippy::too_many_arguments)]
+/// im2col of one sample and one group: rows are (channel, ky, kx), columns are (oy, ox).
 fn im2col<T: Copy + Default>(
     x: &[T],
     geo: &ConvGeom,
+    ni: usize,
     c0: usize,
     cg: usize,
     a: &ConvAttrs,
     cols: &mut [T],
 ) {
     let ConvGeom {
-        n,
         c,
         h,
         w,
@@ -209,32 +208,30 @@ fn im2col<T: Copy + Default>(
         pads,
         ..
     } = *geo;
-    let p = n * ho * wo;
+    let p = ho * wo;
     let (sh, sw) = (a.strides[0], a.strides[1]);
     let (dh, dw) = (a.dilations[0], a.dilations[1]);
     for ci in 0..cg {
+        let plane = &x[(ni * c + c0 + ci) * h * w..(ni * c + c0 + ci + 1) * h * w];
         for ky in 0..kh {
             for kx in 0..kw {
                 let row = (ci * kh + ky) * kw + kx;
                 let dst = &mut cols[row * p..(row + 1) * p];
-                for ni in 0..n {
-                    let plane = &x[(ni * c + c0 + ci) * h * w..(ni * c + c0 + ci + 1) * h * w];
-                    for oy in 0..ho {
-                        let iy = (oy * sh + ky * dh) as isize - pads[0] as isize;
-                        let drow = &mut dst[(ni * ho + oy) * wo..(ni * ho + oy + 1) * wo];
-                        if iy < 0 || iy >= h as isize {
-                            drow.iter_mut().for_each(|v| *v = T::default());
-                            continue;
-                        }
-                        let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-                        for (ox, dv) in drow.iter_mut().enumerate() {
-                            let ix = (ox * sw + kx * dw) as isize - pads[1] as isize;
-                            *dv = if ix < 0 || ix >= w as isize {
-                                T::default()
-                            } else {
-                                src[ix as usize]
-                            };
-                        }
+                for oy in 0..ho {
+                    let iy = (oy * sh + ky * dh) as isize - pads[0] as isize;
+                    let drow = &mut dst[oy * wo..(oy + 1) * wo];
+                    if iy < 0 || iy >= h as isize {
+                        drow.iter_mut().for_each(|v| *v = T::default());
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    for (ox, dv) in drow.iter_mut().enumerate() {
+                        let ix = (ox * sw + kx * dw) as isize - pads[1] as isize;
+                        *dv = if ix < 0 || ix >= w as isize {
+                            T::default()
+                        } else {
+                            src[ix as usize]
+                        };
                     }
                 }
             }
@@ -253,20 +250,39 @@ pub fn quantize_sym(x: f32, scale: f32) -> i8 {
     q.clamp(-127.0, 127.0) as i8
 }
 
-/// i8×i8→i32 GEMM: `a` is m×k, `b` is k×n, row-major.
+/// i8×i8→i32 GEMM: `a` is m×k, `b` is k×n, row-major. Four rows of `b` are combined per
+/// pass over a row of `c` (fewer loads/stores of the accumulators).
 pub fn gemm_i8(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
     let mut c = vec![0i32; m * n];
     for i in 0..m {
         let crow = &mut c[i * n..(i + 1) * n];
-        for kk in 0..k {
-            let av = i32::from(a[i * k + kk]);
-            if av == 0 {
-                continue;
+        let arow = &a[i * k..(i + 1) * k];
+        let mut kk = 0;
+        while kk + 4 <= k {
+            let (a0, a1, a2, a3) = (
+                i32::from(arow[kk]),
+                i32::from(arow[kk + 1]),
+                i32::from(arow[kk + 2]),
+                i32::from(arow[kk + 3]),
+            );
+            let b0 = &b[kk * n..(kk + 1) * n];
+            let b1 = &b[(kk + 1) * n..(kk + 2) * n];
+            let b2 = &b[(kk + 2) * n..(kk + 3) * n];
+            let b3 = &b[(kk + 3) * n..(kk + 4) * n];
+            for ((((cv, &x0), &x1), &x2), &x3) in crow.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
+                *cv += a0 * i32::from(x0)
+                    + a1 * i32::from(x1)
+                    + a2 * i32::from(x2)
+                    + a3 * i32::from(x3);
             }
-            let brow = &b[kk * n..(kk + 1) * n];
-            for (cv, &bv) in crow.iter_mut().zip(brow) {
+            kk += 4;
+        }
+        while kk < k {
+            let av = i32::from(arow[kk]);
+            for (cv, &bv) in crow.iter_mut().zip(&b[kk * n..(kk + 1) * n]) {
                 *cv += av * i32::from(bv);
             }
+            kk += 1;
         }
     }
     c
@@ -315,34 +331,40 @@ pub fn conv2d(
     let cg = c / g;
     let mg = m / g;
     let kdim = cg * kh * kw;
-    let p = n * ho * wo;
     let hw = ho * wo;
     let xv = std_vec(x);
     let mut out = vec![0f32; n * m * hw];
-    let mut put = |gi: usize, mi: usize, col: usize, v: f32| {
-        let oc = gi * mg + mi;
-        let ni = col / hw;
-        let s = col % hw;
-        let mut y = v + bias.map_or(0.0, |b| b[oc]);
-        if let Some(act) = a.activation {
-            y = act.apply(y);
+    // Writes one output row (sample, channel oc) with bias and activation.
+    let epilogue = |dst: &mut [f32], src: &mut dyn Iterator<Item = f32>, oc: usize| {
+        let b = bias.map_or(0.0, |b| b[oc]);
+        for (d, v) in dst.iter_mut().zip(src) {
+            let y = v + b;
+            *d = match a.activation {
+                Some(act) => act.apply(y),
+                None => y,
+            };
         }
-        out[(ni * m + oc) * hw + s] = y;
     };
     match w {
         Weights::F32(wt) => {
             let wv = std_vec(wt);
-            let mut cols = vec![0f32; kdim * p];
-            for gi in 0..g {
-                im2col(&xv, &geo, gi * cg, cg, a, &mut cols);
-                let wm =
-                    ArrayView2::from_shape((mg, kdim), &wv[gi * mg * kdim..(gi + 1) * mg * kdim])
-                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-                let cm = ArrayView2::from_shape((kdim, p), &cols)
+            let mut cols = vec![0f32; kdim * hw];
+            for ni in 0..n {
+                for gi in 0..g {
+                    im2col(&xv, &geo, ni, gi * cg, cg, a, &mut cols);
+                    let wm = ArrayView2::from_shape(
+                        (mg, kdim),
+                        &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
+                    )
                     .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-                let r = wm.dot(&cm);
-                for ((mi, col), v) in r.indexed_iter() {
-                    put(gi, mi, col, *v);
+                    let cm = ArrayView2::from_shape((kdim, hw), &cols)
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                    let r = wm.dot(&cm);
+                    for (mi, row) in r.outer_iter().enumerate() {
+                        let oc = gi * mg + mi;
+                        let dst = &mut out[(ni * m + oc) * hw..(ni * m + oc + 1) * hw];
+                        epilogue(dst, &mut row.iter().copied(), oc);
+                    }
                 }
             }
         }
@@ -355,20 +377,26 @@ pub fn conv2d(
             }
             let wv = std_vec(wt);
             let xq: Vec<i8> = xv.iter().map(|&v| quantize_sym(v, q.input_scale)).collect();
-            let mut cols = vec![0i8; kdim * p];
-            for gi in 0..g {
-                im2col(&xq, &geo, gi * cg, cg, a, &mut cols);
-                let acc = gemm_i8(
-                    &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
-                    &cols,
-                    mg,
-                    kdim,
-                    p,
-                );
-                for mi in 0..mg {
-                    let s = q.input_scale * q.weight_scales[gi * mg + mi];
-                    for col in 0..p {
-                        put(gi, mi, col, acc[mi * p + col] as f32 * s);
+            let mut cols = vec![0i8; kdim * hw];
+            for ni in 0..n {
+                for gi in 0..g {
+                    im2col(&xq, &geo, ni, gi * cg, cg, a, &mut cols);
+                    let acc = gemm_i8(
+                        &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
+                        &cols,
+                        mg,
+                        kdim,
+                        hw,
+                    );
+                    for mi in 0..mg {
+                        let oc = gi * mg + mi;
+                        let s = q.input_scale * q.weight_scales[oc];
+                        let dst = &mut out[(ni * m + oc) * hw..(ni * m + oc + 1) * hw];
+                        epilogue(
+                            dst,
+                            &mut acc[mi * hw..(mi + 1) * hw].iter().map(|&v| v as f32 * s),
+                            oc,
+                        );
                     }
                 }
             }
