@@ -346,3 +346,130 @@ fn shape_errors_are_typed() {
     .unwrap_err();
     assert!(e.to_string().contains("broadcast"));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn gemm_matches_naive(m in 1usize..6, k in 1usize..7, n in 1usize..6, ta in any::<bool>(), tb in any::<bool>(),
+                          cmode in 0usize..3, alpha in -2.0f32..2.0, beta in -2.0f32..2.0, seed in any::<u64>()) {
+        use npu::ir::GemmAttrs;
+        let mut rng = Rng::new(seed);
+        let a = arr(&mut rng, &if ta { [k, m] } else { [m, k] });
+        let b = arr(&mut rng, &if tb { [n, k] } else { [k, n] });
+        let c = match cmode { 0 => None, 1 => Some(arr(&mut rng, &[n])), _ => Some(arr(&mut rng, &[m, n])) };
+        let at = GemmAttrs { alpha, beta, trans_a: ta, trans_b: tb, activation: Some(Activation::LeakyRelu(0.1)), quant: None };
+        let y = ops::gemm(&a, &Tensor::F32(b.clone()), c.as_ref(), &at, "t").unwrap();
+        for i in 0..m { for j in 0..n {
+            let mut s = 0.0f32;
+            for t in 0..k {
+                let av = if ta { a[[t, i]] } else { a[[i, t]] };
+                let bv = if tb { b[[j, t]] } else { b[[t, j]] };
+                s += av * bv;
+            }
+            let cv = match &c { None => 0.0, Some(c) if c.ndim() == 1 => c[[j]], Some(c) => c[[i, j]] };
+            let want = Activation::LeakyRelu(0.1).apply(alpha * s + beta * cv);
+            prop_assert!((y[[i, j]] - want).abs() <= 1e-5 * want.abs().max(1.0), "{} vs {}", y[[i, j]], want);
+        }}
+    }
+
+    #[test]
+    fn int8_gemm_matches_integer_reference(m in 1usize..5, k in 1usize..40, n in 1usize..6, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let a: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 255) as i8).collect();
+        let b: Vec<i8> = (0..k * n).map(|_| (rng.next_u64() % 255) as i8).collect();
+        let c = ops::gemm_i8(&a, &b, m, k, n);
+        for i in 0..m { for j in 0..n {
+            let want: i32 = (0..k).map(|t| i32::from(a[i * k + t]) * i32::from(b[t * n + j])).sum();
+            prop_assert_eq!(c[i * n + j], want);
+        }}
+    }
+
+    #[test]
+    fn resize_nearest_matches_coordinate_formula(h in 1usize..6, w in 1usize..6, sh in 0.3f32..3.5, sw in 0.3f32..3.5,
+                                                 mode in 0usize..3, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = arr(&mut rng, &[1, 1, h, w]);
+        let (coord, nearest) = [(CoordMode::HalfPixel, NearestMode::RoundPreferFloor), (CoordMode::Asymmetric, NearestMode::Floor),
+                                (CoordMode::AlignCorners, NearestMode::RoundPreferCeil)][mode];
+        let y = ops::resize_nearest(&Tensor::F32(x.clone()), &[1.0, 1.0, sh, sw], &[], coord, nearest, "t");
+        let (ho, wo) = ((h as f32 * sh).floor() as usize, (w as f32 * sw).floor() as usize);
+        prop_assume!(ho > 0 && wo > 0);
+        let y = y.unwrap();
+        let y = y.as_f32("t").unwrap();
+        prop_assert_eq!(y.shape(), &[1, 1, ho, wo]);
+        // Independent per-pixel evaluation of the ONNX formulas in f64.
+        let src = |o: usize, scale: f32, inn: usize, out: usize| -> usize {
+            let o = o as f64; let s = scale as f64;
+            let c = match coord {
+                CoordMode::HalfPixel => (o + 0.5) / s - 0.5,
+                CoordMode::Asymmetric => o / s,
+                CoordMode::AlignCorners => if out == 1 { 0.0 } else { o * (inn as f64 - 1.0) / (out as f64 - 1.0) },
+            };
+            let r = match nearest {
+                NearestMode::Floor => c.floor(),
+                NearestMode::RoundPreferFloor => if (c - c.floor() - 0.5).abs() < 1e-6 { c.floor() } else { c.round() },
+                NearestMode::RoundPreferCeil => if (c - c.floor() - 0.5).abs() < 1e-6 { c.ceil() } else { c.round() },
+                NearestMode::Ceil => c.ceil(),
+            };
+            r.clamp(0.0, inn as f64 - 1.0) as usize
+        };
+        for i in 0..ho { for j in 0..wo {
+            prop_assert_eq!(y[[0, 0, i, j]], x[[0, 0, src(i, sh, h, ho), src(j, sw, w, wo)]]);
+        }}
+    }
+
+    #[test]
+    fn shape_ops_preserve_row_major_order(a in 1usize..4, b in 1usize..4, c in 1usize..4, seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let x = Tensor::F32(arr(&mut rng, &[a, 1, b, c]));
+        let flat: Vec<f32> = x.to_f32_vec();
+        let sq = ops::squeeze_shape(x.shape(), &[1], "t").unwrap();
+        prop_assert_eq!(&sq, &vec![a, b, c]);
+        let us = ops::unsqueeze_shape(&sq, &[0, -1], "t").unwrap();
+        prop_assert_eq!(&us, &vec![1, a, b, c, 1]);
+        let target = ops::reshape_target(x.shape(), &[0, -1], "t").unwrap();
+        prop_assert_eq!(&target, &vec![a, b * c]);
+        let r = ops::reshape(&x, &target, "t").unwrap();
+        prop_assert_eq!(r.to_f32_vec(), flat);
+        prop_assert!(ops::reshape_target(x.shape(), &[-1, -1], "t").is_err());
+        prop_assert!(ops::reshape_target(x.shape(), &[(a * b * c + 1) as i64], "t").is_err());
+    }
+}
+
+/// Random conv/pool/act graphs survive export → import with identical results.
+mod roundtrip {
+    use super::*;
+    use npu::builder::GraphBuilder;
+    use npu::exec::{run_graph, ExecOptions};
+    use npu::ir::{DType, Op};
+    use npu::onnx::{export_onnx, import_onnx};
+    use std::collections::BTreeMap;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn builder_graph_onnx_roundtrip(c in 1usize..4, m in 1usize..5, k in 1usize..4, s in 1usize..3, act in 0usize..5,
+                                        pool in any::<bool>(), seed in any::<u64>()) {
+            let mut rng = Rng::new(seed);
+            let mut b = GraphBuilder::new("rt");
+            let x = b.input_batched("x", &[c, 9, 8]);
+            let w = rng.tensor(&[m, c, k, k], 0.5);
+            let bias = rng.tensor(&[m], 0.5);
+            let y = b.conv(&x, w, Some(bias), ConvAttrs { strides: [s, s], pads: [k / 2; 4], ..ConvAttrs::default() });
+            let a = [Activation::Relu, Activation::LeakyRelu(0.3), Activation::Sigmoid, Activation::Tanh, Activation::Clip(-0.2, 0.7)][act];
+            let mut y = b.act(&y, a);
+            if pool {
+                y = b.max_pool(&y, 2, 1, 0);
+            }
+            let y = b.node(Op::Softmax { axis: 1 }, &[&y]);
+            b.output(&y, DType::F32);
+            let g = b.build().unwrap();
+            let g2 = import_onnx(&export_onnx(&g).unwrap()).unwrap();
+            let inputs = BTreeMap::from([("x".to_string(), rng.tensor(&[2, c, 9, 8], 1.0))]);
+            let o1 = run_graph(&g, &inputs, ExecOptions::default()).unwrap();
+            let o2 = run_graph(&g2, &inputs, ExecOptions::default()).unwrap();
+            prop_assert_eq!(o1, o2);
+        }
+    }
+}
