@@ -18,8 +18,9 @@ pub fn round_f16(x: f32) -> f32 {
     let quantum = if a < 6.103_515_6e-5 {
         5.960_464_5e-8_f32
     } else {
+        // Exponent e in [-14, 15]: the spacing 2^(e-10) is a normal f32, built from bits.
         let e = ((a.to_bits() >> 23) & 0xff) as i32 - 127;
-        2f32.powi(e - 10)
+        f32::from_bits(((e - 10 + 127) as u32) << 23)
     };
     // Division and multiplication by a power of two are exact here.
     (x / quantum).round_ties_even() * quantum

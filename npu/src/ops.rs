@@ -250,9 +250,8 @@ pub fn quantize_sym(x: f32, scale: f32) -> i8 {
     q.clamp(-127.0, 127.0) as i8
 }
 
-/// i8×i8→i32 GEMM: `a` is m×k, `b` is k×n, row-major. Four rows of `b` are combined per
-/// pass over a row of `c` (fewer loads/stores of the accumulators).
-pub fn gemm_i8(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
+/// Plain i8×i8→i32 GEMM (`a` m×k, `b` k×n, row-major), four rows of `b` per pass.
+pub fn gemm_i8_scalar(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
     let mut c = vec![0i32; m * n];
     for i in 0..m {
         let crow = &mut c[i * n..(i + 1) * n];
@@ -284,6 +283,38 @@ pub fn gemm_i8(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
             }
             kk += 1;
         }
+    }
+    c
+}
+
+/// Depth of one exact f32 block: |i8·i8| ≤ 2^14, so any partial sum of up to 1024 products
+/// is an integer of magnitude ≤ 2^24 and therefore exact in f32.
+pub const EXACT_F32_K_BLOCK: usize = 1024;
+
+/// i8×i8→i32 GEMM (`a` m×k, `b` k×n, row-major) with the exact i32 result. The depth is cut
+/// into blocks of [`EXACT_F32_K_BLOCK`]; each block runs on the f32 SIMD GEMM, where every
+/// product and partial sum is an exactly representable integer, and is added in i32. The
+/// result is bit-identical to integer arithmetic (checked against [`gemm_i8_scalar`]).
+pub fn gemm_i8(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
+    let af: Vec<f32> = a.iter().map(|&v| f32::from(v)).collect();
+    let bf: Vec<f32> = b.iter().map(|&v| f32::from(v)).collect();
+    let (Ok(am), Ok(bm)) = (
+        ArrayView2::from_shape((m, k), &af),
+        ArrayView2::from_shape((k, n), &bf),
+    ) else {
+        return gemm_i8_scalar(a, b, m, k, n);
+    };
+    let mut c = vec![0i32; m * n];
+    let mut k0 = 0;
+    while k0 < k {
+        let k1 = (k0 + EXACT_F32_K_BLOCK).min(k);
+        let r = am
+            .slice(ndarray::s![.., k0..k1])
+            .dot(&bm.slice(ndarray::s![k0..k1, ..]));
+        for (cv, rv) in c.iter_mut().zip(r.iter()) {
+            *cv += *rv as i32;
+        }
+        k0 = k1;
     }
     c
 }

@@ -374,11 +374,15 @@ proptest! {
     }
 
     #[test]
-    fn int8_gemm_matches_integer_reference(m in 1usize..5, k in 1usize..40, n in 1usize..6, seed in any::<u64>()) {
+    fn int8_gemm_matches_integer_reference(m in 1usize..5, k in prop_oneof![1usize..40, 1000usize..2100], n in 1usize..6,
+                                           extreme in any::<bool>(), seed in any::<u64>()) {
         let mut rng = Rng::new(seed);
-        let a: Vec<i8> = (0..m * k).map(|_| (rng.next_u64() % 255) as i8).collect();
-        let b: Vec<i8> = (0..k * n).map(|_| (rng.next_u64() % 255) as i8).collect();
+        // `extreme`: all -128, the worst case for exactness of the f32 blocks.
+        let mut draw = |_| if extreme { -128i8 } else { (rng.next_u64() % 256) as u8 as i8 };
+        let a: Vec<i8> = (0..m * k).map(&mut draw).collect();
+        let b: Vec<i8> = (0..k * n).map(&mut draw).collect();
         let c = ops::gemm_i8(&a, &b, m, k, n);
+        prop_assert_eq!(&c, &ops::gemm_i8_scalar(&a, &b, m, k, n));
         for i in 0..m { for j in 0..n {
             let want: i32 = (0..k).map(|t| i32::from(a[i * k + t]) * i32::from(b[t * n + j])).sum();
             prop_assert_eq!(c[i * n + j], want);
