@@ -230,3 +230,49 @@ fn int8_accuracy_is_reported_on_a_separate_evaluation_set() {
     .unwrap_err();
     assert!(matches!(e, NpuError::Calibration(_)));
 }
+
+#[test]
+fn matmul_bias_relu_becomes_one_gemm_kernel() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{Activation, BinaryOp, DType};
+    let mut rng = Rng::new(3);
+    let mut b = GraphBuilder::new("mlp");
+    let x = b.input_batched("x", &[6]);
+    let w = b.constant("w", rng.tensor(&[6, 4], 1.0));
+    let bias = b.constant("b", rng.tensor(&[4], 1.0));
+    let mm = b.node(Op::MatMul, &[&x, &w]);
+    let add = b.binary(BinaryOp::Add, &mm, &bias);
+    let y = b.act(&add, Activation::Relu);
+    b.output(&y, DType::F32);
+    let g = b.build().unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            gears: vec![3],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.graph.nodes.len(), 1);
+    let n = &m.graph.nodes[0];
+    assert!(matches!(&n.op, Op::Gemm(ga) if ga.activation == Some(Activation::Relu)));
+    assert_eq!(n.fused_from.len(), 3, "{:?}", n.fused_from);
+    let s = sample("x", rng.tensor(&[3, 6], 1.0));
+    let want = run_graph(&g, &s, ExecOptions::default()).unwrap();
+    assert!(max_rel(&m.run(&s).unwrap()[&y], &want[&y]) < 1e-6);
+    // The Gemm is quantisable once it came from MatMul.
+    let q = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            precision: Precision::Int8,
+            gears: vec![3],
+            calibration: vec![s.clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(q.report.quantized_nodes, 1);
+    assert!(max_rel(&q.run(&s).unwrap()[&y], &want[&y]) < 0.1);
+}

@@ -58,6 +58,27 @@ fn check(model: &str) {
     for (o, w) in g.outputs.iter().zip(&want) {
         assert_matches(&got[&o.name], w, &format!("{model}/{}", o.name));
     }
+    // The compiled (folded, fused) fp32 model matches too.
+    let profile = npu::device::DeviceProfile::builtin("ascend310").unwrap();
+    let batch = inputs.values().next().unwrap().shape()[0];
+    let gears = if g.has_dynamic_batch() {
+        vec![batch]
+    } else {
+        vec![]
+    };
+    let opts = npu::compiler::CompileOptions {
+        gears,
+        ..Default::default()
+    };
+    let m = npu::compiler::compile(&g, &profile, &opts).unwrap();
+    let compiled = m.run(&inputs).unwrap();
+    for (o, w) in g.outputs.iter().zip(&want) {
+        assert_matches(
+            &compiled[&o.name],
+            w,
+            &format!("{model}/{} compiled", o.name),
+        );
+    }
     // The writer's output comes back through the importer with identical results.
     let g2 = import_onnx(&export_onnx(&g).unwrap()).unwrap();
     let got2 = run_graph(&g2, &inputs, ExecOptions::default()).unwrap();

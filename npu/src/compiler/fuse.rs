@@ -161,9 +161,34 @@ fn try_fuse_once(g: &mut Graph) -> Result<bool> {
     Ok(false)
 }
 
+/// Rewrites MatMul(2-D x, constant 2-D W) into Gemm so it gets Gemm fusions and int8.
+fn matmul_to_gemm(g: &mut Graph) -> Result<()> {
+    let shapes = super::shape_infer::infer_shapes(g, 1)?;
+    for n in &mut g.nodes {
+        if !matches!(n.op, Op::MatMul) {
+            continue;
+        }
+        let a_rank = n
+            .inputs
+            .first()
+            .and_then(|i| shapes.get(i))
+            .map_or(0, |v| v.shape.len());
+        let w_rank = n
+            .inputs
+            .get(1)
+            .and_then(|i| g.initializers.get(i))
+            .map_or(0, |t| t.shape().len());
+        if a_rank == 2 && w_rank == 2 {
+            n.op = Op::Gemm(GemmAttrs::default());
+        }
+    }
+    Ok(())
+}
+
 /// Applies fusions until none applies; returns how many were made.
 pub fn fuse(g: &mut Graph) -> Result<usize> {
     let mut n = 0;
+    matmul_to_gemm(g)?;
     while try_fuse_once(g)? {
         n += 1;
     }
