@@ -67,6 +67,8 @@ pub struct KernelCost {
     pub cube_cycles: u64,
     /// Fraction of cube work spent on fractal padding.
     pub padding_waste: f64,
+    /// Cube tiling, for cube kernels.
+    pub tiling: Option<CubeTiling>,
     /// Cube time (µs).
     pub cube_us: f64,
     /// Vector time (µs).
@@ -90,10 +92,32 @@ struct Mm {
     n: u64,
 }
 
+/// How a cube workload was tiled: fractals per L0 block and block counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CubeTiling {
+    /// Fractal depth K (16 for fp16/fp32, 32 for int8).
+    pub k0: u64,
+    /// Bytes per input element on the cube.
+    pub in_bytes: u64,
+    /// Fractals along M per block.
+    pub bm: u64,
+    /// Fractals along K per block.
+    pub bk: u64,
+    /// Fractals along N per block.
+    pub bn: u64,
+    /// Output blocks (all groups).
+    pub out_blocks: u64,
+    /// K blocks per output block.
+    pub k_blocks: u64,
+    /// Output blocks per AI core (the busiest core).
+    pub blocks_per_core: u64,
+}
+
 struct CubeResult {
     cycles_per_core: u64,
     padded_macs: u64,
     reread: u64,
+    tiling: CubeTiling,
 }
 
 fn cube_cost(mm: Mm, p: &DeviceProfile, prec: Precision) -> CubeResult {
@@ -145,6 +169,16 @@ fn cube_cost(mm: Mm, p: &DeviceProfile, prec: Precision) -> CubeResult {
         cycles_per_core: cycles,
         padded_macs: mm.groups * mt * kt * nt * s.cube_m * k0 * s.cube_n,
         reread,
+        tiling: CubeTiling {
+            k0,
+            in_bytes,
+            bm,
+            bk,
+            bn,
+            out_blocks,
+            k_blocks,
+            blocks_per_core: per_core_blocks,
+        },
     }
 }
 
@@ -305,12 +339,12 @@ pub fn kernel_cost(
             act_in_bytes += prod(s) * b;
         }
     }
-    let (cube_cycles, padded, reread) = match mm {
+    let (cube_cycles, padded, reread, tiling) = match mm {
         Some(m) => {
             let r = cube_cost(m, p, prec);
-            (r.cycles_per_core, r.padded_macs, r.reread)
+            (r.cycles_per_core, r.padded_macs, r.reread, Some(r.tiling))
         }
-        None => (0, 0, 1),
+        None => (0, 0, 1, None),
     };
     let bytes = if view {
         0
@@ -361,6 +395,7 @@ pub fn kernel_cost(
         } else {
             1.0 - useful_macs as f64 / padded as f64
         },
+        tiling,
         cube_us,
         vector_us,
         memory_us,

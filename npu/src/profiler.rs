@@ -111,7 +111,7 @@ impl Profiler {
                     "output_shapes": c.output_shapes, "fused_from": c.fused_from,
                     "bound": c.bound.label(), "flops": c.flops, "bytes": c.bytes,
                     "cube_us": c.cube_us, "vector_us": c.vector_us, "memory_us": c.memory_us,
-                    "padding_waste": c.padding_waste}}),
+                    "padding_waste": c.padding_waste, "tiling": c.tiling}}),
             );
         }
         json!({"traceEvents": ev, "displayTimeUnit": "ms"})

@@ -71,6 +71,8 @@ pub struct TaskResult {
 struct Device {
     profile: DeviceProfile,
     busy_until: u64,
+    /// Device memory held by loaded models (largest gear's plan each).
+    used_bytes: u64,
 }
 
 struct Context {
@@ -89,6 +91,8 @@ struct Model {
     device: usize,
     model: CompiledModel,
     costs: BTreeMap<usize, (u64, Vec<KernelCost>)>,
+    bytes: u64,
+    loaded: bool,
 }
 
 /// The runtime: owns devices, contexts, streams, models and events.
@@ -118,6 +122,7 @@ impl Runtime {
         self.devices.push(Device {
             profile,
             busy_until: 0,
+            used_bytes: 0,
         });
         DeviceId(self.devices.len() - 1)
     }
@@ -199,30 +204,75 @@ impl Runtime {
     }
 
     fn insert_model(&mut self, device: usize, model: CompiledModel) -> Result<ModelId> {
+        let bytes = model
+            .mem_plans
+            .iter()
+            .map(|p| p.total_bytes)
+            .max()
+            .unwrap_or(0);
+        let dev = &self.devices[device];
+        let needed = dev.used_bytes.saturating_add(bytes);
+        if needed > dev.profile.soc_info.memory_size_bytes {
+            return Err(NpuError::OutOfMemory {
+                device: dev.profile.name.clone(),
+                needed,
+                available: dev.profile.soc_info.memory_size_bytes,
+                batch: model.gears.last().copied().unwrap_or(0),
+            });
+        }
         let mut costs = BTreeMap::new();
         for &g in &model.gears {
             let k = model.kernel_costs(g, &self.devices[device].profile)?;
             costs.insert(g, (crate::cost::total_latency_us(&k), k));
         }
+        self.devices[device].used_bytes = needed;
         self.models.push(Model {
             device,
             model,
             costs,
+            bytes,
+            loaded: true,
         });
         Ok(ModelId(self.models.len() - 1))
+    }
+
+    /// Unloads a model and frees its device memory (`aclmdlUnload`).
+    pub fn unload_model(&mut self, m: ModelId) -> Result<()> {
+        let md = self
+            .models
+            .get_mut(m.0)
+            .filter(|x| x.loaded)
+            .ok_or_else(|| bad("model", m.0))?;
+        md.loaded = false;
+        let dev = &mut self.devices[md.device];
+        dev.used_bytes = dev.used_bytes.saturating_sub(md.bytes);
+        Ok(())
+    }
+
+    /// Device memory held by loaded models.
+    pub fn device_used_bytes(&self, d: DeviceId) -> Result<u64> {
+        self.devices
+            .get(d.0)
+            .map(|x| x.used_bytes)
+            .ok_or_else(|| bad("device", d.0))
     }
 
     /// The compiled model behind a handle.
     pub fn model(&self, m: ModelId) -> Result<&CompiledModel> {
         self.models
             .get(m.0)
+            .filter(|x| x.loaded)
             .map(|x| &x.model)
             .ok_or_else(|| bad("model", m.0))
     }
 
     /// Simulated latency of one execution at a gear (µs).
     pub fn model_latency_us(&self, m: ModelId, gear: usize) -> Result<u64> {
-        let md = self.models.get(m.0).ok_or_else(|| bad("model", m.0))?;
+        let md = self
+            .models
+            .get(m.0)
+            .filter(|x| x.loaded)
+            .ok_or_else(|| bad("model", m.0))?;
         md.costs
             .get(&gear)
             .map(|c| c.0)
@@ -239,7 +289,11 @@ impl Runtime {
         submit_us: u64,
     ) -> Result<TaskId> {
         let st = self.streams.get(s.0).ok_or_else(|| bad("stream", s.0))?;
-        let md = self.models.get(m.0).ok_or_else(|| bad("model", m.0))?;
+        let md = self
+            .models
+            .get(m.0)
+            .filter(|x| x.loaded)
+            .ok_or_else(|| bad("model", m.0))?;
         if st.device != md.device {
             return Err(NpuError::Runtime(format!(
                 "stream {} and model {} live on different devices",

@@ -213,3 +213,41 @@ fn bigger_device_is_faster() {
     let (a, b, c) = (lat("ascend310"), lat("ascend310p"), lat("ascend910b"));
     assert!(a > b && b > c, "{a} {b} {c}");
 }
+
+#[test]
+fn cube_tiles_fit_the_local_buffers() {
+    for name in DeviceProfile::builtin_names() {
+        let p = DeviceProfile::builtin(name).unwrap();
+        let s = &p.ai_core_spec;
+        for prec in [Precision::Fp16, Precision::Int8, Precision::Fp32] {
+            for &(c, m, hw, k) in &[
+                (3, 64, 112, 7),
+                (64, 64, 56, 3),
+                (512, 512, 7, 3),
+                (1024, 1000, 1, 1),
+            ] {
+                let kc = kernel(&conv_graph(c, m, hw, k, 1), &p, prec);
+                let t = kc.tiling.unwrap();
+                let a = t.bm * s.cube_m * t.bk * t.k0 * t.in_bytes;
+                let b = t.bk * t.k0 * t.bn * s.cube_n * t.in_bytes;
+                let cc = t.bm * s.cube_m * t.bn * s.cube_n * 4;
+                assert!(
+                    2 * a <= s.l0_a_size && 2 * b <= s.l0_b_size && cc <= s.l0_c_size,
+                    "{name} {prec:?}: {t:?}"
+                );
+                assert_eq!(
+                    t.k0,
+                    if prec == Precision::Int8 {
+                        s.cube_k_int8
+                    } else {
+                        s.cube_k_fp16
+                    }
+                );
+                assert_eq!(
+                    t.blocks_per_core,
+                    t.out_blocks.div_ceil(u64::from(p.soc_info.ai_core_cnt))
+                );
+            }
+        }
+    }
+}

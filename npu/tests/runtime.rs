@@ -195,3 +195,29 @@ fn profiler_emits_chrome_trace_and_op_summary() {
     assert!(dir.join("trace.json").exists() && dir.join("op_summary.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn loaded_models_share_device_memory() {
+    let m = model("ascend310", Precision::Fp16);
+    let need = m.mem_plans.iter().map(|p| p.total_bytes).max().unwrap();
+    let mut p = DeviceProfile::builtin("ascend310").unwrap();
+    p.soc_info.memory_size_bytes = 2 * need + need / 2;
+    let mut rt = Runtime::new();
+    let d = rt.set_device(p);
+    let c = rt.create_context(d).unwrap();
+    let a = rt.load_model(c, m.clone()).unwrap();
+    rt.load_model(c, m.clone()).unwrap();
+    assert_eq!(rt.device_used_bytes(d).unwrap(), 2 * need);
+    assert!(matches!(
+        rt.load_model(c, m.clone()),
+        Err(NpuError::OutOfMemory { .. })
+    ));
+    rt.unload_model(a).unwrap();
+    assert!(rt.unload_model(a).is_err(), "double unload");
+    assert!(
+        rt.execute(c, a, &[sample(1, 1)], 0).is_err(),
+        "unloaded model"
+    );
+    rt.load_model(c, m).unwrap();
+    assert_eq!(rt.device_used_bytes(d).unwrap(), 2 * need);
+}
