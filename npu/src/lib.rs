@@ -6,8 +6,13 @@
 //!
 //! # Assumptions and limits
 //!
-//! * Numbers are real: every op is computed exactly in f32 (fp16 is emulated by rounding each
-//!   result to the nearest half, int8 by true i8×i8→i32 GEMMs).
+//! * Numbers are real: every op is computed in f32 on the host (fp16 is emulated by rounding
+//!   each result to the nearest half; int8 Conv/Gemm use i8×i8→i32 GEMMs whose exact integer
+//!   result is obtained on the f32 SIMD GEMM in blocks of at most 1024 products, where every
+//!   partial sum is an exactly representable integer).
+//! * Deterministic: no threads, fixed loop orders; on one machine the same input always gives
+//!   bit-identical output (the GEMM backend picks its SIMD path per CPU, so bits may differ
+//!   between CPUs within f32 rounding).
 //! * Timing is an analytical, structure-faithful model of an Ascend-class AI core (cube unit,
 //!   vector unit, local buffers, memory bandwidth, launch overhead). It is **not**
 //!   cycle-accurate; the device figures in `profiles/` marked unverified are estimates.

@@ -176,8 +176,17 @@ pub fn export_onnx(g: &Graph) -> Result<Vec<u8>> {
                         "exporting an int8-compiled node",
                     ));
                 }
+                // The weight's spatial dims are authoritative for the kernel shape.
+                let kernel = match ins
+                    .get(1)
+                    .and_then(|w| g.initializers.get(w))
+                    .map(Tensor::shape)
+                {
+                    Some([_, _, kh, kw]) => [*kh, *kw],
+                    _ => a.kernel,
+                };
                 let mut at = vec![
-                    attr("kernel_shape", ints(&a.kernel)),
+                    attr("kernel_shape", ints(&kernel)),
                     attr("strides", ints(&a.strides)),
                     attr("dilations", ints(&a.dilations)),
                     attr("group", A::I(a.group as i64)),
