@@ -191,3 +191,19 @@ fn mutated_models_never_panic_through_import_and_compile() {
         "some mutations (e.g. in weight data) should still import"
     );
 }
+
+#[test]
+fn exported_outputs_carry_inferred_shapes_with_symbolic_batch() {
+    use npu::ir::Dim;
+    let g = npu::zoo::small_cnn(1).unwrap();
+    assert!(
+        g.outputs[0].shape.is_empty(),
+        "builder leaves output shapes open"
+    );
+    let back = import_onnx(&export_onnx(&g).unwrap()).unwrap();
+    assert_eq!(
+        back.outputs[0].shape,
+        vec![Dim::Dynamic("N".into()), Dim::Fixed(10)]
+    );
+    assert_eq!(back.inputs[0].shape[0], Dim::Dynamic("N".into()));
+}

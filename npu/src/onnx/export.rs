@@ -392,8 +392,35 @@ pub fn export_onnx(g: &Graph) -> Result<Vec<u8>> {
     for i in &g.inputs {
         gw.message(11, value_info(i));
     }
+    // Outputs declared without a shape get one from shape inference: dims that change with
+    // the batch become the symbolic `N`.
+    let s1 = crate::compiler::shape_infer::infer_shapes(g, 1).ok();
+    let s2 = crate::compiler::shape_infer::infer_shapes(g, 2).ok();
     for out in &g.outputs {
-        gw.message(12, value_info(out));
+        let mut info = out.clone();
+        if info.shape.is_empty() {
+            if let (Some(a), Some(b)) = (
+                s1.as_ref().and_then(|s| s.get(&out.name)),
+                s2.as_ref().and_then(|s| s.get(&out.name)),
+            ) {
+                if a.shape.len() == b.shape.len() {
+                    info.shape = a
+                        .shape
+                        .iter()
+                        .zip(&b.shape)
+                        .map(|(&x, &y)| {
+                            if x == y {
+                                Dim::Fixed(x)
+                            } else {
+                                Dim::Dynamic("N".into())
+                            }
+                        })
+                        .collect();
+                    info.dtype = a.dtype;
+                }
+            }
+        }
+        gw.message(12, value_info(&info));
     }
     let mut m = Writer::default();
     m.int(1, 8);
