@@ -1,0 +1,347 @@
+//! `npu` command line: compile ONNX models for a simulated Ascend device, run compiled models
+//! on `.npy` inputs, and inspect compiled models.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use npu::compiler::{compile, CalibMethod, CompileOptions, CompiledModel, Sample};
+use npu::device::DeviceProfile;
+use npu::ir::{Precision, Tensor};
+use npu::runtime::Runtime;
+use npu::{npy, om, onnx, NpuError, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "npu",
+    version,
+    about = "Simulated Ascend-class NPU: compile, run and inspect models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile an ONNX model into a compiled model file (like ATC).
+    Compile {
+        /// Input ONNX model.
+        model: PathBuf,
+        /// Target device profile (ascend310, ascend310p, ascend910b).
+        #[arg(long)]
+        device: String,
+        /// Precision: fp32, fp16 or int8.
+        #[arg(long, default_value = "fp16")]
+        precision: String,
+        /// Directory of calibration `.npy` files (one sample each; int8 only).
+        #[arg(long)]
+        calib: Option<PathBuf>,
+        /// Calibration method: `minmax` or `percentile:<p>` (e.g. percentile:99.99).
+        #[arg(long, default_value = "minmax")]
+        calib_method: String,
+        /// Directory of evaluation `.npy` files for the int8 accuracy report.
+        #[arg(long)]
+        eval: Option<PathBuf>,
+        /// Batch gears for a dynamic batch, comma separated (e.g. 1,4,8).
+        #[arg(long, value_delimiter = ',')]
+        gears: Vec<usize>,
+        /// Output file.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+    },
+    /// Run a compiled model on `.npy` inputs.
+    Run {
+        /// Compiled model file.
+        model: PathBuf,
+        /// Input `.npy` (`path` for a single-input model, or `name=path`); repeatable.
+        #[arg(long, required = true)]
+        input: Vec<String>,
+        /// Device profile to load the model on (default: the one it was compiled for).
+        #[arg(long)]
+        device: Option<String>,
+        /// Directory for the outputs (`<output name>.npy`).
+        #[arg(long, default_value = ".")]
+        output: PathBuf,
+        /// Directory for the profile (trace.json, op_summary.csv).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Simulated submission time in microseconds.
+        #[arg(long, default_value_t = 0)]
+        submit_us: u64,
+    },
+    /// Describe a compiled model: ops, parameters, FLOPs and estimated latency per gear.
+    Info {
+        /// Compiled model file.
+        model: PathBuf,
+        /// Estimate for another device profile (default: the one it was compiled for).
+        #[arg(long)]
+        device: Option<String>,
+    },
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| NpuError::io(path, e))
+}
+
+fn npy_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| NpuError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        return Err(NpuError::Calibration(format!(
+            "no .npy files in {}",
+            dir.display()
+        )));
+    }
+    Ok(v)
+}
+
+fn samples(dir: &Path, input: &str) -> Result<Vec<Sample>> {
+    npy_files(dir)?
+        .iter()
+        .map(|p| {
+            let t = npy::read_npy(&read(p)?)?;
+            Ok(BTreeMap::from([(input.to_string(), t)]))
+        })
+        .collect()
+}
+
+fn parse_method(s: &str) -> Result<CalibMethod> {
+    if s == "minmax" {
+        return Ok(CalibMethod::MinMax);
+    }
+    s.strip_prefix("percentile:")
+        .and_then(|p| p.parse::<f32>().ok())
+        .filter(|p| (0.0..=100.0).contains(p))
+        .map(CalibMethod::Percentile)
+        .ok_or_else(|| NpuError::Calibration(format!("bad calibration method `{s}`")))
+}
+
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_compile(
+    model: &Path,
+    device: &str,
+    precision: &str,
+    calib: Option<&Path>,
+    calib_method: &str,
+    eval: Option<&Path>,
+    gears: Vec<usize>,
+    output: &Path,
+) -> Result<()> {
+    let profile = DeviceProfile::builtin(device)?;
+    let prec = Precision::parse(precision).ok_or_else(|| {
+        NpuError::unsupported(
+            "--precision",
+            format!("`{precision}` (use fp32, fp16 or int8)"),
+        )
+    })?;
+    let g = onnx::import_onnx(&read(model)?)?;
+    let mut opts = CompileOptions {
+        precision: prec,
+        gears,
+        calib_method: Some(parse_method(calib_method)?),
+        ..Default::default()
+    };
+    if prec == Precision::Int8 {
+        if g.inputs.len() != 1 {
+            return Err(NpuError::Calibration(
+                "calibration directories need a single-input model".into(),
+            ));
+        }
+        let dir = calib
+            .ok_or_else(|| NpuError::Calibration("--precision int8 needs --calib DIR".into()))?;
+        opts.calibration = samples(dir, &g.inputs[0].name)?;
+        if let Some(e) = eval {
+            opts.evaluation = samples(e, &g.inputs[0].name)?;
+        }
+    }
+    let m = compile(&g, &profile, &opts)?;
+    let bytes = om::to_bytes(&m)?;
+    std::fs::write(output, &bytes).map_err(|e| NpuError::io(output, e))?;
+    let r = &m.report;
+    println!(
+        "compiled `{}` for {} ({:?}), gears {:?}: {} -> {} nodes ({} folded, {} removed, {} BN folded, {} fusions, {} int8)",
+        g.name, profile.name, prec, m.gears, r.nodes_before, r.nodes_after, r.folded_constants,
+        r.removed_nodes, r.bn_folded, r.fusions, r.quantized_nodes
+    );
+    if let Some(acc) = &r.accuracy {
+        for o in &acc.outputs {
+            println!(
+                "int8 accuracy vs fp32 on {} samples, output `{}`: max abs {:.5}, mean abs {:.5}, rel L2 {:.5}, cosine {:.6}{}",
+                acc.samples, o.name, o.max_abs_err, o.mean_abs_err, o.rel_l2_err, o.cosine,
+                o.top1_agreement.map(|t| format!(", top-1 agreement {:.2}%", t * 100.0)).unwrap_or_default()
+            );
+        }
+    }
+    println!("wrote {} ({} bytes)", output.display(), bytes.len());
+    Ok(())
+}
+
+fn load_for(model: &Path, device: Option<&str>) -> Result<(CompiledModel, DeviceProfile)> {
+    let bytes = read(model)?;
+    let m = om::read(&bytes)?;
+    let profile = DeviceProfile::builtin(device.unwrap_or(&m.device))?;
+    Ok((om::load(&bytes, &profile)?, profile))
+}
+
+fn cmd_run(
+    model: &Path,
+    inputs: &[String],
+    device: Option<&str>,
+    output: &Path,
+    profile_dir: Option<&Path>,
+    submit_us: u64,
+) -> Result<()> {
+    let (m, profile) = load_for(model, device)?;
+    let mut sample: BTreeMap<String, Tensor> = BTreeMap::new();
+    for spec in inputs {
+        let (name, path) = match spec.split_once('=') {
+            Some((n, p)) => (n.to_string(), p),
+            None => {
+                if m.graph.inputs.len() != 1 {
+                    return Err(NpuError::ShapeMismatch {
+                        node: spec.clone(),
+                        detail: "the model has several inputs: use --input name=path".into(),
+                    });
+                }
+                (m.graph.inputs[0].name.clone(), spec.as_str())
+            }
+        };
+        if !m.graph.inputs.iter().any(|i| i.name == name) {
+            return Err(NpuError::ShapeMismatch {
+                node: name,
+                detail: "the model has no such input".into(),
+            });
+        }
+        sample.insert(name, npy::read_npy(&read(Path::new(path))?)?);
+    }
+    let mut rt = Runtime::new();
+    let d = rt.set_device(profile);
+    let c = rt.create_context(d)?;
+    let id = rt.load_model(c, m)?;
+    let r = rt.execute(c, id, std::slice::from_ref(&sample), submit_us)?;
+    std::fs::create_dir_all(output).map_err(|e| NpuError::io(output, e))?;
+    for (name, t) in r.outputs.first().into_iter().flatten() {
+        let p = output.join(format!("{}.npy", safe_name(name)));
+        std::fs::write(&p, npy::write_npy(t)).map_err(|e| NpuError::io(&p, e))?;
+        println!("{} {:?} -> {}", name, t.shape(), p.display());
+    }
+    println!(
+        "gear {}: simulated start {} us, end {} us (latency {} us)",
+        r.gear,
+        r.start_us,
+        r.end_us,
+        r.end_us - r.start_us
+    );
+    if let Some(dir) = profile_dir {
+        rt.profiler().write_dir(dir)?;
+        println!("profile written to {}", dir.display());
+    }
+    Ok(())
+}
+
+fn cmd_info(model: &Path, device: Option<&str>) -> Result<()> {
+    let bytes = read(model)?;
+    let m = om::read(&bytes)?;
+    let profile = DeviceProfile::builtin(device.unwrap_or(&m.device))?;
+    println!(
+        "model `{}` compiled for {} ({:?})",
+        m.graph.name, m.device, m.precision
+    );
+    for i in &m.graph.inputs {
+        println!("  input  {} {:?} {:?}", i.name, i.dtype, i.shape);
+    }
+    for o in &m.graph.outputs {
+        println!("  output {} {:?}", o.name, o.dtype);
+    }
+    let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &m.graph.nodes {
+        *ops.entry(n.op.type_name()).or_insert(0) += 1;
+    }
+    let list: Vec<String> = ops.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    println!(
+        "  ops: {} kernels: {}",
+        m.graph.nodes.len(),
+        list.join(", ")
+    );
+    println!("  parameters: {}", m.graph.parameter_count());
+    println!("  estimates on {} ({}):", profile.name, profile.description);
+    for (i, &g) in m.gears.iter().enumerate() {
+        let costs = m.kernel_costs(g, &profile)?;
+        let flops: u64 = costs.iter().map(|k| k.flops).sum();
+        let lat = npu::cost::total_latency_us(&costs);
+        let mem = m.mem_plans.get(i).map_or(0, |p| p.total_bytes);
+        println!(
+            "    gear {g:>3}: {:.3} MFLOP, latency {lat} us, {:.1} us/sample, device memory {:.2} MiB",
+            flops as f64 / 1e6,
+            lat as f64 / g as f64,
+            mem as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Compile {
+            model,
+            device,
+            precision,
+            calib,
+            calib_method,
+            eval,
+            gears,
+            output,
+        } => cmd_compile(
+            &model,
+            &device,
+            &precision,
+            calib.as_deref(),
+            &calib_method,
+            eval.as_deref(),
+            gears,
+            &output,
+        ),
+        Cmd::Run {
+            model,
+            input,
+            device,
+            output,
+            profile,
+            submit_us,
+        } => cmd_run(
+            &model,
+            &input,
+            device.as_deref(),
+            &output,
+            profile.as_deref(),
+            submit_us,
+        ),
+        Cmd::Info { model, device } => cmd_info(&model, device.as_deref()),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

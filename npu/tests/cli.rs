@@ -1,0 +1,229 @@
+//! The `npu` command line: compile, run, info, and clean failures with exit code 2.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use npu::builder::Rng;
+use npu::npy::{read_npy, write_npy};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_npu"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("npu-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails_cleanly(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("error"), "{err}");
+    err
+}
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = bin();
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn compile_run_info_round_trip() {
+    let d = tmp("rt");
+    let om = d.join("m.om");
+    let out = ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"--precision",
+        &"fp32",
+        &"--gears",
+        &"1,2,4",
+        &"-o",
+        &om,
+    ]));
+    assert!(out.contains("BN folded"), "{out}");
+    let outdir = d.join("out");
+    let prof = d.join("prof");
+    let out = ok(&run(&[
+        &"run",
+        &om,
+        &"--input",
+        &fixture("small_cnn.in0.npy"),
+        &"--output",
+        &outdir,
+        &"--profile",
+        &prof,
+    ]));
+    assert!(out.contains("gear 2"), "{out}");
+    let got = read_npy(&std::fs::read(outdir.join("prob.npy")).unwrap()).unwrap();
+    let want = read_npy(&std::fs::read(fixture("small_cnn.out0.npy")).unwrap()).unwrap();
+    let (g, w) = (got.to_f32(), want.to_f32());
+    assert_eq!(g.shape(), w.shape());
+    for (a, b) in g.iter().zip(w.iter()) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0));
+    }
+    assert!(outdir.join("c3.npy").exists());
+    assert!(prof.join("trace.json").exists() && prof.join("op_summary.csv").exists());
+    let info = ok(&run(&[&"info", &om]));
+    assert!(
+        info.contains("parameters:") && info.contains("gear   4") && info.contains("MFLOP"),
+        "{info}"
+    );
+    let info910 = ok(&run(&[&"info", &om, &"--device", &"ascend910b"]));
+    assert!(info910.contains("ascend910b"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+fn write_samples(dir: &Path, n: usize, seed: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = Rng::new(seed);
+    for i in 0..n {
+        let t = rng.tensor(&[2, 4, 11, 13], 1.0);
+        std::fs::write(dir.join(format!("s{i}.npy")), write_npy(&t)).unwrap();
+    }
+}
+
+#[test]
+fn int8_compile_reports_accuracy() {
+    let d = tmp("int8");
+    write_samples(&d.join("calib"), 3, 1);
+    write_samples(&d.join("eval"), 2, 2);
+    let om = d.join("q.om");
+    let out = ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310p",
+        &"--precision",
+        &"int8",
+        &"--calib",
+        &d.join("calib"),
+        &"--calib-method",
+        &"percentile:99.99",
+        &"--eval",
+        &d.join("eval"),
+        &"--gears",
+        &"2",
+        &"-o",
+        &om,
+    ]));
+    assert!(out.contains("int8 accuracy vs fp32 on 2 samples"), "{out}");
+    let r = ok(&run(&[
+        &"run",
+        &om,
+        &"--input",
+        &format!("x={}", fixture("small_cnn.in0.npy").display()),
+        &"--output",
+        &d,
+    ]));
+    assert!(r.contains("prob"));
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"--precision",
+        &"int8",
+        &"-o",
+        &om,
+    ]));
+    assert!(e.contains("--calib"), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn bad_inputs_exit_2_with_a_message() {
+    let d = tmp("bad");
+    let om = d.join("m.om");
+    ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"-o",
+        &om,
+    ]));
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("unsupported.onnx"),
+        &"--device",
+        &"ascend310",
+        &"-o",
+        &om.with_extension("x"),
+    ]));
+    assert!(e.contains("Erf") && e.contains("erf_node"), "{e}");
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"tpu",
+        &"-o",
+        &om.with_extension("x"),
+    ]));
+    assert!(e.contains("unknown device"), "{e}");
+    let e = fails_cleanly(&run(&[
+        &"run",
+        &om,
+        &"--device",
+        &"ascend910b",
+        &"--input",
+        &fixture("small_cnn.in0.npy"),
+    ]));
+    assert!(e.contains("recompile"), "{e}");
+    let e = fails_cleanly(&run(&[
+        &"run",
+        &om,
+        &"--input",
+        &fixture("decoder.in0.npy"),
+        &"--output",
+        &d,
+    ]));
+    assert!(e.contains("shape"), "{e}");
+    let bytes = std::fs::read(&om).unwrap();
+    let cut = d.join("cut.om");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails_cleanly(&run(&[&"info", &cut]));
+    let onnx = std::fs::read(fixture("small_cnn.onnx")).unwrap();
+    let cut_onnx = d.join("cut.onnx");
+    std::fs::write(&cut_onnx, &onnx[..onnx.len() - 100]).unwrap();
+    fails_cleanly(&run(&[
+        &"compile",
+        &cut_onnx,
+        &"--device",
+        &"ascend310",
+        &"-o",
+        &om.with_extension("y"),
+    ]));
+    fails_cleanly(&run(&[&"info", &d.join("missing.om")]));
+    fails_cleanly(&run(&[
+        &"run",
+        &om,
+        &"--input",
+        &fixture("make_fixtures.py"),
+    ]));
+    // Usage errors are clap's, also exit code 2.
+    assert_eq!(run(&[&"compile"]).status.code(), Some(2));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,0 +1,278 @@
+//! Compiler passes: optimisation keeps results, precision modes, gears, memory plan.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use npu::compiler::{compile, mem_plan, shape_infer, CalibMethod, CompileOptions};
+use npu::device::DeviceProfile;
+use npu::exec::{run_graph, ExecOptions};
+use npu::ir::{Op, Precision, Tensor};
+use npu::zoo;
+use npu::NpuError;
+
+fn sample(name: &str, t: Tensor) -> BTreeMap<String, Tensor> {
+    BTreeMap::from([(name.to_string(), t)])
+}
+
+fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+    let (a, b) = (a.to_f32(), b.to_f32());
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f32::max)
+}
+
+fn profile() -> DeviceProfile {
+    DeviceProfile::builtin("ascend310").unwrap()
+}
+
+#[test]
+fn fp32_compile_folds_fuses_and_keeps_results() {
+    let g = zoo::small_cnn(1).unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            gears: vec![1, 2, 4],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.report.bn_folded, 1);
+    assert_eq!(m.report.fusions, 4, "{:?}", m.report);
+    assert!(m.graph.nodes.len() < g.nodes.len());
+    assert!(m
+        .graph
+        .nodes
+        .iter()
+        .all(|n| !matches!(n.op, Op::BatchNormalization { .. } | Op::Act(_))));
+    let first = &m.graph.nodes[0];
+    assert_eq!(first.fused_from.len(), 3, "{:?}", first.fused_from);
+    assert!(first.fused_from[1].starts_with("batchnormalization"));
+    let x = zoo::synthetic_images(9, 2, 32, 32);
+    let s = sample("image", x);
+    let want = run_graph(&g, &s, ExecOptions::default()).unwrap();
+    let got = m.run(&s).unwrap();
+    let name = &g.outputs[0].name;
+    assert!(max_rel(&got[name], &want[name]) < 1e-5);
+}
+
+#[test]
+fn fp16_is_close_and_rounded() {
+    let g = zoo::small_cnn(2).unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            precision: Precision::Fp16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let s = sample("image", zoo::synthetic_images(3, 1, 32, 32));
+    let want = run_graph(&g, &s, ExecOptions::default()).unwrap();
+    let got = m.run(&s).unwrap();
+    let name = &g.outputs[0].name;
+    let e = max_rel(&got[name], &want[name]);
+    assert!(e < 2e-2 && e > 0.0, "fp16 error {e}");
+    for v in got[name].to_f32().iter() {
+        assert_eq!(npu::f16::round_f16(*v), *v);
+    }
+}
+
+#[test]
+fn constant_folding_and_dce() {
+    use npu::builder::GraphBuilder;
+    use npu::ir::{BinaryOp, DType};
+    let mut b = GraphBuilder::new("t");
+    let x = b.input("x", DType::F32, &[2, 3]);
+    let c1 = b.constant("c", Tensor::from_f32(&[3], vec![1.0, 2.0, 3.0]).unwrap());
+    let c2 = b.constant("c", Tensor::from_f32(&[3], vec![0.5, 0.5, 0.5]).unwrap());
+    let folded = b.binary(BinaryOp::Mul, &c1, &c2);
+    let dead = b.binary(BinaryOp::Sub, &x, &c1);
+    let _ = b.act(&dead, npu::ir::Activation::Relu);
+    let y = b.binary(BinaryOp::Add, &x, &folded);
+    b.output(&y, DType::F32);
+    let g = b.build().unwrap();
+    let m = compile(&g, &profile(), &CompileOptions::default()).unwrap();
+    assert_eq!(m.report.folded_constants, 1);
+    assert_eq!(m.report.removed_nodes, 2);
+    assert_eq!(m.graph.nodes.len(), 1);
+    let xs = Tensor::from_f32(&[2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    let out = m.run(&sample("x", xs)).unwrap();
+    assert_eq!(
+        out[&y].to_f32().iter().copied().collect::<Vec<_>>(),
+        vec![0.5, 2.0, 3.5, 3.5, 5.0, 6.5]
+    );
+}
+
+#[test]
+fn batched_requests_use_gears_and_match_single_runs() {
+    let g = zoo::small_cnn(3).unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            gears: vec![1, 4, 8],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let reqs: Vec<_> = (0..3)
+        .map(|i| sample("image", zoo::synthetic_images(100 + i, 1, 32, 32)))
+        .collect();
+    let (outs, gear) = m.run_batch_with_gear(&reqs).unwrap();
+    assert_eq!(gear, 4);
+    let name = &g.outputs[0].name;
+    for (r, o) in reqs.iter().zip(&outs) {
+        let single = m.run(r).unwrap();
+        assert_eq!(o[name].shape(), &[1, 10]);
+        assert!(max_rel(&o[name], &single[name]) < 1e-6);
+    }
+    // Deterministic: same input, bit-identical output.
+    assert_eq!(m.run_batch(&reqs).unwrap(), outs);
+    let big: Vec<_> = (0..9)
+        .map(|i| sample("image", zoo::synthetic_images(i, 1, 32, 32)))
+        .collect();
+    assert!(matches!(
+        m.run_batch(&big),
+        Err(NpuError::NoGear {
+            requested: 9,
+            max: 8
+        })
+    ));
+}
+
+#[test]
+fn memory_plan_reuses_and_never_overlaps_live_buffers() {
+    let g = zoo::conv_heavy(1).unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            gears: vec![1, 16],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for plan in &m.mem_plans {
+        assert!(
+            plan.arena_bytes < plan.naive_bytes,
+            "{} vs {}",
+            plan.arena_bytes,
+            plan.naive_bytes
+        );
+        for (i, a) in plan.buffers.iter().enumerate() {
+            for b in &plan.buffers[i + 1..] {
+                let live = a.first <= b.last && b.first <= a.last;
+                let mem = a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+                assert!(!(live && mem), "{a:?} overlaps {b:?}");
+            }
+        }
+    }
+    assert!(m.mem_plans[1].arena_bytes > m.mem_plans[0].arena_bytes);
+    let mut tiny = profile();
+    tiny.soc_info.memory_size_bytes = m.mem_plans[0].total_bytes + 4096;
+    let e = compile(
+        &g,
+        &tiny,
+        &CompileOptions {
+            gears: vec![1, 64],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, NpuError::OutOfMemory { batch: 64, .. }), "{e}");
+    let shapes = shape_infer::infer_shapes(&m.graph, 1).unwrap();
+    assert!(mem_plan::plan_memory(&m.graph, &shapes, Precision::Fp32, 1, &tiny).is_ok());
+}
+
+#[test]
+fn int8_accuracy_is_reported_on_a_separate_evaluation_set() {
+    let g = zoo::small_cnn(4).unwrap();
+    let batch = |seed| sample("image", zoo::synthetic_images(seed, 8, 32, 32));
+    let calib: Vec<_> = (0..2).map(|i| batch(1000 + i)).collect();
+    let eval: Vec<_> = (0..2).map(|i| batch(2000 + i)).collect();
+    for method in [CalibMethod::MinMax, CalibMethod::Percentile(99.9)] {
+        let opts = CompileOptions {
+            precision: Precision::Int8,
+            gears: vec![1, 8],
+            calibration: calib.clone(),
+            calib_method: Some(method),
+            evaluation: eval.clone(),
+        };
+        let m = compile(&g, &profile(), &opts).unwrap();
+        assert_eq!(m.report.quantized_nodes, 5);
+        let acc = m.report.accuracy.clone().unwrap();
+        assert_eq!(acc.samples, 2);
+        let o = &acc.outputs[0];
+        println!("{method:?}: {o:?}");
+        assert!(o.max_abs_err > 0.0, "int8 should differ from fp32");
+        assert!(o.rel_l2_err < 0.1, "{o:?}");
+        assert!(o.cosine > 0.99, "{o:?}");
+        assert!(o.top1_agreement.unwrap() >= 0.8, "{o:?}");
+        assert!(m
+            .graph
+            .initializers
+            .values()
+            .any(|t| matches!(t, Tensor::I8(_))));
+    }
+    let e = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            precision: Precision::Int8,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, NpuError::Calibration(_)));
+}
+
+#[test]
+fn matmul_bias_relu_becomes_one_gemm_kernel() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{Activation, BinaryOp, DType};
+    let mut rng = Rng::new(3);
+    let mut b = GraphBuilder::new("mlp");
+    let x = b.input_batched("x", &[6]);
+    let w = b.constant("w", rng.tensor(&[6, 4], 1.0));
+    let bias = b.constant("b", rng.tensor(&[4], 1.0));
+    let mm = b.node(Op::MatMul, &[&x, &w]);
+    let add = b.binary(BinaryOp::Add, &mm, &bias);
+    let y = b.act(&add, Activation::Relu);
+    b.output(&y, DType::F32);
+    let g = b.build().unwrap();
+    let m = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            gears: vec![3],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(m.graph.nodes.len(), 1);
+    let n = &m.graph.nodes[0];
+    assert!(matches!(&n.op, Op::Gemm(ga) if ga.activation == Some(Activation::Relu)));
+    assert_eq!(n.fused_from.len(), 3, "{:?}", n.fused_from);
+    let s = sample("x", rng.tensor(&[3, 6], 1.0));
+    let want = run_graph(&g, &s, ExecOptions::default()).unwrap();
+    assert!(max_rel(&m.run(&s).unwrap()[&y], &want[&y]) < 1e-6);
+    // The Gemm is quantisable once it came from MatMul.
+    let q = compile(
+        &g,
+        &profile(),
+        &CompileOptions {
+            precision: Precision::Int8,
+            gears: vec![3],
+            calibration: vec![s.clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(q.report.quantized_nodes, 1);
+    assert!(max_rel(&q.run(&s).unwrap()[&y], &want[&y]) < 0.1);
+}
