@@ -2,7 +2,7 @@
 //! in fixed steps of simulated time. Plain Rust; the Bevy app in [`crate::app`] schedules it.
 
 use crate::physics::Physics;
-use fleet::{Dispatcher, DispatcherConfig, FleetEventKind};
+use fleet::{Dispatcher, DispatcherConfig};
 use network5g::transport::{InMemoryTransport, LinkStats, Transport};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -365,9 +365,6 @@ impl SimWorld {
             self.metrics.events += 1;
             let text = format!("{}:{}:{:?}", e.at.0, e.truck.0, e.kind);
             self.metrics.event_hash = fnv(self.metrics.event_hash, text.as_bytes());
-            if let FleetEventKind::Lost = e.kind {
-                // counted in the report through the event stream
-            }
         }
     }
 
