@@ -39,6 +39,25 @@ fn telemetry(site: &Site) -> TruckMsg {
     })
 }
 
+/// Truck 0 says hello, reports where it stands and asks for work; the dispatcher ticks.
+fn join_and_ask_for_work(d: &mut Dispatcher, site: &Site, now: SimTime) {
+    d.handle(
+        now,
+        &up(
+            1,
+            now,
+            TruckMsg::Hello(TruckInfo {
+                length_m: 15.5,
+                width_m: 9.5,
+                capacity_t: 290.0,
+            }),
+        ),
+    );
+    d.handle(now, &up(2, now, telemetry(site)));
+    d.handle(now, &up(3, now, TruckMsg::WorkRequest));
+    d.tick(now);
+}
+
 #[test]
 fn work_then_haul_to_a_dump_of_the_loaders_material() {
     let site = site();
