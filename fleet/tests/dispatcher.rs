@@ -63,21 +63,7 @@ fn work_then_haul_to_a_dump_of_the_loaders_material() {
     let site = site();
     let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
     let now = SimTime::ZERO;
-    d.handle(
-        now,
-        &up(
-            1,
-            now,
-            TruckMsg::Hello(TruckInfo {
-                length_m: 15.5,
-                width_m: 9.5,
-                capacity_t: 290.0,
-            }),
-        ),
-    );
-    d.handle(now, &up(2, now, telemetry(&site)));
-    d.handle(now, &up(3, now, TruckMsg::WorkRequest));
-    d.tick(now);
+    join_and_ask_for_work(&mut d, &site, now);
     let out = d.poll_outbox();
     let loader = out
         .iter()
@@ -135,21 +121,7 @@ fn a_silent_truck_is_lost_and_its_road_frozen_until_heard_again() {
     let site = site();
     let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
     let mut now = SimTime::ZERO;
-    d.handle(
-        now,
-        &up(
-            1,
-            now,
-            TruckMsg::Hello(TruckInfo {
-                length_m: 15.5,
-                width_m: 9.5,
-                capacity_t: 290.0,
-            }),
-        ),
-    );
-    d.handle(now, &up(2, now, telemetry(&site)));
-    d.handle(now, &up(3, now, TruckMsg::WorkRequest));
-    d.tick(now);
+    join_and_ask_for_work(&mut d, &site, now);
     let granted = d.trucks()[&TruckId(0)].granted;
     d.poll_outbox();
     for _ in 0..25 {
