@@ -1,0 +1,68 @@
+//! Prints how fast the headless world runs at fleet scale, and where the time goes.
+//! `cargo bench -p sim-world --bench fleet [-- TRUCKS SECONDS]`
+#![allow(clippy::disallowed_methods)] // a benchmark measures the wall clock
+
+use sim_world::{SimConfig, SimWorld};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
+    let trucks: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(120.0);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sites/default.toml");
+    let site = match site::file::load(&path) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return eprintln!("{e}"),
+    };
+    let cfg = SimConfig {
+        trucks,
+        ..SimConfig::default()
+    };
+    let mut w = match SimWorld::new(site, cfg) {
+        Ok(w) => w,
+        Err(e) => return eprintln!("{e}"),
+    };
+    let mut phases = [Duration::ZERO; 5];
+    let names = [
+        "control (trucks)",
+        "physics (rapier)",
+        "site work",
+        "dispatch",
+        "measure",
+    ];
+    let start = Instant::now();
+    while w.now.as_secs_f64() < seconds {
+        let t0 = Instant::now();
+        w.control();
+        let t1 = Instant::now();
+        w.physics_step();
+        let t2 = Instant::now();
+        w.site_work();
+        let t3 = Instant::now();
+        w.dispatch();
+        let t4 = Instant::now();
+        w.measure();
+        let t5 = Instant::now();
+        for (k, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4]
+            .into_iter()
+            .enumerate()
+        {
+            phases[k] += d;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "{trucks} trucks, {seconds:.0} s simulated in {wall:.2} s wall: real-time factor {:.1}x",
+        seconds / wall
+    );
+    println!("per simulated second: {:.1} ms wall", wall / seconds * 1e3);
+    for (n, d) in names.iter().zip(phases) {
+        println!(
+            "  {n:<18} {:>6.1}%  {:>7.3} ms per simulated second",
+            d.as_secs_f64() / wall * 100.0,
+            d.as_secs_f64() / seconds * 1e3
+        );
+    }
+}
