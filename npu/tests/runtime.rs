@@ -221,3 +221,61 @@ fn loaded_models_share_device_memory() {
     rt.load_model(c, m).unwrap();
     assert_eq!(rt.device_used_bytes(d).unwrap(), 2 * need);
 }
+
+/// Rebuilds an `.om` file around an edited JSON header (layout documented in `om`).
+fn reseal(original: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let fnv = |parts: &[&[u8]]| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for p in parts {
+            for &b in *p {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    };
+    let hlen = u32::from_le_bytes(original[12..16].try_into().unwrap()) as usize;
+    let woff = u64::from_le_bytes(original[16..24].try_into().unwrap()) as usize;
+    let mut v: serde_json::Value = serde_json::from_slice(&original[32..32 + hlen]).unwrap();
+    edit(&mut v);
+    let json = serde_json::to_vec(&v).unwrap();
+    let weights = &original[woff..];
+    let nwoff = (32 + json.len()).div_ceil(64) * 64;
+    let mut out = original[..12].to_vec();
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(nwoff as u64).to_le_bytes());
+    out.extend_from_slice(&fnv(&[&json, weights]).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.resize(nwoff, 0);
+    out.extend_from_slice(weights);
+    out
+}
+
+#[test]
+fn crafted_headers_with_a_valid_checksum_are_still_checked() {
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let bytes = om::to_bytes(&model("ascend310", Precision::Fp32)).unwrap();
+    // Unchanged header: loads.
+    assert!(om::load(&reseal(&bytes, |_| {}), &p).is_ok());
+    // Huge padding: the stored memory plan no longer matches what the graph needs.
+    let padded = reseal(&bytes, |v| {
+        v["nodes"][0]["op"]["Conv"]["pads"] = serde_json::json!([1, 1, 1, 100000])
+    });
+    assert!(om::read(&padded).is_ok(), "structurally valid");
+    let e = om::load(&padded, &p).unwrap_err();
+    assert!(
+        matches!(e, NpuError::Malformed { .. } | NpuError::OutOfMemory { .. }),
+        "{e}"
+    );
+    // A weight name that does not exist.
+    let dangling = reseal(&bytes, |v| {
+        v["nodes"][0]["inputs"][1] = serde_json::json!("nope")
+    });
+    assert!(matches!(
+        om::read(&dangling),
+        Err(NpuError::InvalidGraph(_))
+    ));
+    // Absurd gear.
+    let gear = reseal(&bytes, |v| v["gears"] = serde_json::json!([1usize << 40]));
+    assert!(om::read(&gear).is_err());
+}
