@@ -279,3 +279,34 @@ fn crafted_headers_with_a_valid_checksum_are_still_checked() {
     let gear = reseal(&bytes, |v| v["gears"] = serde_json::json!([1usize << 40]));
     assert!(om::read(&gear).is_err());
 }
+
+#[test]
+fn static_batch_models_run_once_per_request() {
+    use npu::builder::GraphBuilder;
+    use npu::ir::{Activation, DType};
+    let mut b = GraphBuilder::new("static");
+    let x = b.input("x", DType::F32, &[1, 8]);
+    let y = b.act(&x, Activation::Tanh);
+    b.output(&y, DType::F32);
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let m = compile(&b.build().unwrap(), &p, &CompileOptions::default()).unwrap();
+    assert_eq!(m.gears, vec![1]);
+    let mut rt = Runtime::new();
+    let d = rt.set_device(p);
+    let c = rt.create_context(d).unwrap();
+    let id = rt.load_model(c, m).unwrap();
+    let one = rt.model_latency_us(id, 1).unwrap();
+    let req = |v: f32| {
+        BTreeMap::from([(
+            "x".to_string(),
+            Tensor::from_f32(&[1, 8], vec![v; 8]).unwrap(),
+        )])
+    };
+    let r = rt
+        .execute(c, id, &[req(0.1), req(0.2), req(0.3)], 10)
+        .unwrap();
+    assert_eq!(r.end_us - r.start_us, 3 * one);
+    assert_eq!(r.outputs.len(), 3);
+    assert!((r.outputs[2][&y].to_f32_vec()[0] - 0.3f32.tanh()).abs() < 1e-6);
+    assert_eq!(rt.profiler().kernels.len(), 3);
+}
