@@ -276,3 +276,39 @@ fn matmul_bias_relu_becomes_one_gemm_kernel() {
     assert_eq!(q.report.quantized_nodes, 1);
     assert!(max_rel(&q.run(&s).unwrap()[&y], &want[&y]) < 0.1);
 }
+
+#[test]
+fn shape_and_dtype_inference_report_typed_errors() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{BinaryOp, ConvAttrs, DType};
+    let mut rng = Rng::new(1);
+    // Conv weight expects 4 input channels, the input has 3.
+    let mut b = GraphBuilder::new("bad_conv");
+    let x = b.input_batched("x", &[3, 8, 8]);
+    let y = b.conv(
+        &x,
+        rng.tensor(&[2, 4, 3, 3], 1.0),
+        None,
+        ConvAttrs::default(),
+    );
+    b.output(&y, DType::F32);
+    let e = compile(&b.build().unwrap(), &profile(), &CompileOptions::default()).unwrap_err();
+    match &e {
+        NpuError::ShapeMismatch { node, .. } => assert!(node.starts_with("conv"), "{e}"),
+        other => panic!("{other}"),
+    }
+    // f32 + i64.
+    let mut b = GraphBuilder::new("bad_add");
+    let x = b.input("x", DType::F32, &[2]);
+    let k = b.constant("k", Tensor::from_i64(&[2], vec![1, 2]).unwrap());
+    let y = b.binary(BinaryOp::Add, &x, &k);
+    b.output(&y, DType::F32);
+    let e = compile(&b.build().unwrap(), &profile(), &CompileOptions::default()).unwrap_err();
+    assert!(matches!(e, NpuError::DTypeMismatch { .. }), "{e}");
+    // Inferred shapes and dtypes of a good graph.
+    let g = zoo::small_cnn(1).unwrap();
+    let s = shape_infer::infer_shapes(&g, 5).unwrap();
+    let out = &s[&g.outputs[0].name];
+    assert_eq!(out.shape, vec![5, 10]);
+    assert_eq!(out.dtype, npu::ir::DType::F32);
+}
