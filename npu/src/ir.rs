@@ -618,6 +618,13 @@ impl Graph {
         }
         let mut produced: BTreeSet<String> = BTreeSet::new();
         for n in &self.nodes {
+            if n.outputs.first().is_none_or(|o| o.is_empty()) {
+                return Err(NpuError::InvalidGraph(format!(
+                    "node `{}` ({}) has no output",
+                    n.name,
+                    n.op.type_name()
+                )));
+            }
             for o in &n.outputs {
                 if o.is_empty() {
                     continue;

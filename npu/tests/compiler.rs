@@ -312,3 +312,39 @@ fn shape_and_dtype_inference_report_typed_errors() {
     assert_eq!(out.shape, vec![5, 10]);
     assert_eq!(out.dtype, npu::ir::DType::F32);
 }
+
+#[test]
+fn malformed_graphs_are_rejected_before_any_pass() {
+    use npu::ir::{Activation, DType, Graph, Node, TensorInfo};
+    let node = |name: &str, ins: &[&str], outs: &[&str]| Node {
+        name: name.into(),
+        op: Op::Act(Activation::Relu),
+        inputs: ins.iter().map(|s| s.to_string()).collect(),
+        outputs: outs.iter().map(|s| s.to_string()).collect(),
+        fused_from: vec![],
+    };
+    let base = Graph {
+        name: "g".into(),
+        inputs: vec![TensorInfo::fixed("x", DType::F32, &[2])],
+        outputs: vec![TensorInfo::fixed("y", DType::F32, &[2])],
+        ..Graph::default()
+    };
+    let cases = [
+        vec![node("a", &["x"], &[])],                               // no output
+        vec![node("a", &["x"], &["y"]), node("b", &["x"], &["y"])], // produced twice
+        vec![node("a", &["z"], &["y"])],                            // dangling input
+        vec![
+            node("a", &["b_out"], &["a_out"]),
+            node("b", &["a_out"], &["b_out"]),
+        ], // cycle
+        vec![node("a", &["x"], &["q"])],                            // output never produced
+    ];
+    for nodes in cases {
+        let g = Graph {
+            nodes,
+            ..base.clone()
+        };
+        let e = compile(&g, &profile(), &CompileOptions::default()).unwrap_err();
+        assert!(matches!(e, NpuError::InvalidGraph(_)), "{e}");
+    }
+}
