@@ -348,3 +348,25 @@ fn malformed_graphs_are_rejected_before_any_pass() {
         assert!(matches!(e, NpuError::InvalidGraph(_)), "{e}");
     }
 }
+
+#[test]
+fn executor_refuses_absurd_values_before_allocating() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{ConvAttrs, DType};
+    let mut rng = Rng::new(1);
+    let mut b = GraphBuilder::new("huge");
+    let x = b.input("x", DType::F32, &[1, 1, 2, 2]);
+    let w = b.constant("w", rng.tensor(&[1, 1, 1, 1], 1.0));
+    let attrs = ConvAttrs {
+        strides: [1 << 16, 1 << 16],
+        output_padding: [1 << 15, 1 << 15],
+        ..ConvAttrs::default()
+    };
+    let y = b.node(Op::ConvTranspose(attrs), &[&x, &w]);
+    b.output(&y, DType::F32);
+    let g = b.build().unwrap();
+    let s = sample("x", Tensor::from_f32(&[1, 1, 2, 2], vec![1.0; 4]).unwrap());
+    let e = run_graph(&g, &s, ExecOptions::default()).unwrap_err();
+    assert!(matches!(e, NpuError::ShapeMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("limit"), "{e}");
+}
