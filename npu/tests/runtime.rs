@@ -310,3 +310,36 @@ fn static_batch_models_run_once_per_request() {
     assert!((r.outputs[2][&y].to_f32_vec()[0] - 0.3f32.tanh()).abs() < 1e-6);
     assert_eq!(rt.profiler().kernels.len(), 3);
 }
+
+#[test]
+fn devices_have_independent_queues() {
+    let m = model("ascend310", Precision::Fp16);
+    let mut rt = Runtime::new();
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let (d0, d1) = (rt.set_device(p.clone()), rt.set_device(p));
+    let (c0, c1) = (
+        rt.create_context(d0).unwrap(),
+        rt.create_context(d1).unwrap(),
+    );
+    let (m0, m1) = (
+        rt.load_model(c0, m.clone()).unwrap(),
+        rt.load_model(c1, m).unwrap(),
+    );
+    let a = rt.execute(c0, m0, &[sample(1, 1)], 100).unwrap();
+    let b = rt.execute(c1, m1, &[sample(2, 1)], 100).unwrap();
+    assert_eq!((a.start_us, b.start_us), (100, 100));
+    let s0 = rt.create_stream(c0).unwrap();
+    assert!(
+        rt.execute_async(s0, m1, &[sample(3, 1)], 0).is_err(),
+        "model of another device"
+    );
+    let trace = rt.profiler().chrome_trace();
+    let pids: std::collections::BTreeSet<_> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cat"] == "kernel")
+        .map(|e| e["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+}
