@@ -143,22 +143,26 @@ proptest! {
     }
 
     #[test]
-    fn conv_transpose_matches_gather_form(n in 1usize..3, c in 1usize..4, m in 1usize..4, h in 1usize..5, w in 1usize..5,
-                                          k in 1usize..4, s in 1usize..3, p in 0usize..2, op in 0usize..2, seed in any::<u64>()) {
-        prop_assume!(op < s && (s * (h - 1) + op + k) > 2 * p && (s * (w - 1) + op + k) > 2 * p);
+    fn conv_transpose_matches_gather_form(n in 1usize..3, cg in 1usize..3, mg in 1usize..3, g in 1usize..3, h in 1usize..5, w in 1usize..5,
+                                          k in 1usize..4, s in 1usize..3, d in 1usize..3, p in 0usize..2, op in 0usize..2, seed in any::<u64>()) {
+        let span = d * (k - 1) + 1;
+        prop_assume!(op < s && (s * (h - 1) + op + span) > 2 * p && (s * (w - 1) + op + span) > 2 * p);
+        let (c, m) = (cg * g, mg * g);
         let mut rng = Rng::new(seed);
         let x = arr(&mut rng, &[n, c, h, w]);
-        let wt = arr(&mut rng, &[c, m, k, k]);
-        let attrs = ConvAttrs { strides: [s, s], pads: [p; 4], output_padding: [op, op], ..ConvAttrs::default() };
-        let got = ops::conv_transpose2d(&x, &wt, None, &attrs, "t").unwrap();
-        let (ho, wo) = (s * (h - 1) + op + k - 2 * p, s * (w - 1) + op + k - 2 * p);
+        let wt = arr(&mut rng, &[c, mg, k, k]);
+        let b: Vec<f32> = (0..m).map(|_| rng.sym(1.0)).collect();
+        let attrs = ConvAttrs { strides: [s, s], pads: [p; 4], dilations: [d, d], group: g, output_padding: [op, op], ..ConvAttrs::default() };
+        let got = ops::conv_transpose2d(&x, &wt, Some(&b), &attrs, "t").unwrap();
+        let (ho, wo) = (s * (h - 1) + op + span - 2 * p, s * (w - 1) + op + span - 2 * p);
         prop_assert_eq!(got.shape(), &[n, m, ho, wo]);
-        // Gather form: each output pixel sums the inputs whose window covers it.
+        // Gather form: each output pixel sums the inputs of its group whose window covers it.
         for ni in 0..n { for oc in 0..m { for oy in 0..ho { for ox in 0..wo {
-            let mut acc = 0f64;
-            for ci in 0..c { for y in 0..h { for xx in 0..w { for ky in 0..k { for kx in 0..k {
-                if y * s + ky == oy + p && xx * s + kx == ox + p {
-                    acc += (x[[ni, ci, y, xx]] * wt[[ci, oc, ky, kx]]) as f64;
+            let gi = oc / mg;
+            let mut acc = f64::from(b[oc]);
+            for ci in gi * cg..(gi + 1) * cg { for y in 0..h { for xx in 0..w { for ky in 0..k { for kx in 0..k {
+                if y * s + ky * d == oy + p && xx * s + kx * d == ox + p {
+                    acc += (x[[ni, ci, y, xx]] * wt[[ci, oc - gi * mg, ky, kx]]) as f64;
                 }
             }}}}}
             let v = got[[ni, oc, oy, ox]];
