@@ -481,3 +481,38 @@ mod roundtrip {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn maxpool_dilation_ceil_mode_matches_naive(h in 2usize..10, w in 2usize..10, k in 1usize..4, s in 1usize..4, d in 1usize..3,
+                                               p in 0usize..2, ceil in any::<bool>(), seed in any::<u64>()) {
+        let span = d * (k - 1) + 1;
+        prop_assume!(p < k && h + 2 * p >= span && w + 2 * p >= span);
+        let mut rng = Rng::new(seed);
+        let x = arr(&mut rng, &[1, 2, h, w]);
+        let attrs = PoolAttrs { kernel: [k, k], strides: [s, s], pads: [p; 4], dilations: [d, d], auto_pad: AutoPad::NotSet, ceil_mode: ceil, count_include_pad: false };
+        let y = ops::pool2d(&x, &attrs, true, "t").unwrap();
+        let size = |n: usize| {
+            let num = n + 2 * p - span;
+            let mut o = if ceil { num.div_ceil(s) } else { num / s } + 1;
+            // A last window starting in the end padding is dropped (ONNX / PyTorch rule).
+            if ceil && (o - 1) * s >= n + p { o -= 1; }
+            o
+        };
+        let (ho, wo) = (size(h), size(w));
+        prop_assert_eq!(y.shape(), &[1, 2, ho, wo]);
+        for c in 0..2 { for oy in 0..ho { for ox in 0..wo {
+            let mut m = f32::NEG_INFINITY;
+            for ky in 0..k { for kx in 0..k {
+                let iy = (oy * s + ky * d) as isize - p as isize;
+                let ix = (ox * s + kx * d) as isize - p as isize;
+                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                    m = m.max(x[[0, c, iy as usize, ix as usize]]);
+                }
+            }}
+            prop_assert_eq!(y[[0, c, oy, ox]], m);
+        }}}
+    }
+}
