@@ -11,7 +11,7 @@
 //!   size; when a weight does not fit half of L1 the activations are streamed once per weight
 //!   chunk.
 //! * time = max(cube, vector, memory) + launch overhead. Each term is divided by its
-//!   configurable efficiency. Pure views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) are
+//!   configurable efficiency (per unit, optionally overridden per op type). Pure views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) are
 //!   free. The model is analytical and structure-faithful, not cycle-accurate.
 
 use serde::Serialize;
@@ -351,12 +351,13 @@ pub fn kernel_cost(
     } else {
         act_in_bytes * reread + const_bytes + out_elems * act_b
     };
-    let cube_us = cube_cycles as f64 / freq / p.efficiency.cube * 1e6;
+    let (eff_cube, eff_vec) = p.efficiency.compute_for(node.op.type_name());
+    let cube_us = cube_cycles as f64 / freq / eff_cube * 1e6;
     let lanes = match prec {
         Precision::Fp32 => p.ai_core_spec.vector_lanes_fp16 / 2,
         Precision::Fp16 | Precision::Int8 => p.ai_core_spec.vector_lanes_fp16,
     } as f64;
-    let vector_us = vec_ops as f64 / (lanes * cores * freq) / p.efficiency.vector * 1e6;
+    let vector_us = vec_ops as f64 / (lanes * cores * freq) / eff_vec * 1e6;
     let memory_us =
         bytes as f64 / (p.memory_rates.ddr_bandwidth_gbps * 1e9) / p.efficiency.memory * 1e6;
     let overhead_us = if view {

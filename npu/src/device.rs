@@ -69,6 +69,20 @@ pub struct Efficiency {
     pub vector: f64,
     /// Memory bandwidth.
     pub memory: f64,
+    /// Optional per-op-type compute efficiency (e.g. `Softmax = 0.4`), replacing the cube or
+    /// vector figure for kernels of that op type.
+    #[serde(default)]
+    pub op_type: std::collections::BTreeMap<String, f64>,
+}
+
+impl Efficiency {
+    /// Cube and vector efficiency for one op type.
+    pub fn compute_for(&self, op_type: &str) -> (f64, f64) {
+        match self.op_type.get(op_type) {
+            Some(&e) => (e, e),
+            None => (self.cube, self.vector),
+        }
+    }
 }
 
 /// Where the figures come from and which are estimates.
@@ -150,6 +164,9 @@ impl DeviceProfile {
             e.memory,
         ];
         if positive.iter().any(|v| !(v.is_finite() && *v > 0.0))
+            || e.op_type
+                .values()
+                .any(|v| !(v.is_finite() && *v > 0.0 && *v <= 1.0))
             || [e.cube, e.vector, e.memory, s.fp32_cube_ratio]
                 .iter()
                 .any(|v| *v > 1.0)

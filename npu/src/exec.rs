@@ -10,6 +10,9 @@ use crate::f16::round_f16;
 use crate::ir::{DType, Dim, Graph, Node, Op, Tensor};
 use crate::ops::{self, Weights};
 
+/// Largest value (elements) the executor will materialise (2^31, 8 GiB of f32).
+pub const MAX_EXEC_ELEMENTS: usize = 1 << 31;
+
 /// Numeric mode of execution.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecOptions {
@@ -212,6 +215,25 @@ pub fn run_graph_observed(
             std::borrow::Cow::Borrowed(t)
         };
         values.insert(info.name.as_str(), t);
+    }
+    // Type-check the whole graph at this batch before computing anything: shape errors come
+    // back typed, and no value may exceed MAX_EXEC_ELEMENTS.
+    let batch = g
+        .inputs
+        .iter()
+        .find(|i| i.has_dynamic_batch())
+        .and_then(|i| inputs.get(&i.name))
+        .and_then(|t| t.shape().first().copied())
+        .unwrap_or(1);
+    let types = crate::compiler::shape_infer::infer_shapes(g, batch)?;
+    if let Some((name, v)) = types.iter().find(|(_, v)| v.len() > MAX_EXEC_ELEMENTS) {
+        return Err(NpuError::shape(
+            name,
+            format!(
+                "value of shape {:?} exceeds the executor limit of {MAX_EXEC_ELEMENTS} elements",
+                v.shape
+            ),
+        ));
     }
     // Last node index using each value; graph outputs are never released.
     let mut last_use: BTreeMap<&str, usize> = BTreeMap::new();

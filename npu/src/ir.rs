@@ -413,9 +413,9 @@ pub enum NearestMode {
 /// as constant tensors (shapes, axes, clip bounds, scales) are resolved into attributes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
-    /// Inputs: X, W, [B].
+    /// Inputs: X, W, optional B.
     Conv(ConvAttrs),
-    /// Inputs: X, W, [B]. Weight is [C_in, C_out/group, kh, kw].
+    /// Inputs: X, W, optional B. Weight is [C_in, C_out/group, kh, kw].
     ConvTranspose(ConvAttrs),
     /// Nearest-neighbour resize by per-axis output sizes or scales (input: X).
     Resize {
@@ -430,7 +430,7 @@ pub enum Op {
     },
     /// Numpy matmul (inputs A, B).
     MatMul,
-    /// Inputs A, B, [C].
+    /// Inputs A, B, optional C.
     Gemm(GemmAttrs),
     /// Broadcasting binary op.
     Binary(BinaryOp),
@@ -515,12 +515,12 @@ pub enum Op {
         /// Axis.
         axis: i64,
     },
-    /// Inputs: x, scale, [zero_point]; int8 output.
+    /// Inputs: x, scale, optional zero_point; int8 output.
     QuantizeLinear {
         /// Axis for per-axis scales.
         axis: i64,
     },
-    /// Inputs: x, scale, [zero_point]; f32 output.
+    /// Inputs: x, scale, optional zero_point; f32 output.
     DequantizeLinear {
         /// Axis for per-axis scales.
         axis: i64,
@@ -618,6 +618,13 @@ impl Graph {
         }
         let mut produced: BTreeSet<String> = BTreeSet::new();
         for n in &self.nodes {
+            if n.outputs.first().is_none_or(|o| o.is_empty()) {
+                return Err(NpuError::InvalidGraph(format!(
+                    "node `{}` ({}) has no output",
+                    n.name,
+                    n.op.type_name()
+                )));
+            }
             for o in &n.outputs {
                 if o.is_empty() {
                     continue;

@@ -18,6 +18,35 @@
 //!   cycle-accurate; the device figures in `profiles/` marked unverified are estimates.
 //! * Simulated time is integer microseconds passed in by the caller; the wall clock is never
 //!   read.
+//!
+//! # Example
+//!
+//! Compile a model for an onboard Ascend 310, load it and run one request submitted at
+//! t = 1000 µs:
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use npu::compiler::{compile, CompileOptions};
+//! use npu::device::DeviceProfile;
+//! use npu::runtime::Runtime;
+//! use npu::zoo;
+//!
+//! let profile = DeviceProfile::builtin("ascend310")?;
+//! let opts = CompileOptions { gears: vec![1, 4], ..Default::default() };
+//! let model = compile(&zoo::small_cnn(1)?, &profile, &opts)?;
+//! let bytes = npu::om::to_bytes(&model)?; // the compiled-model file
+//!
+//! let mut rt = Runtime::new();
+//! let dev = rt.set_device(profile);
+//! let ctx = rt.create_context(dev)?;
+//! let id = rt.load_model_from_bytes(ctx, &bytes)?;
+//! let request = BTreeMap::from([("image".to_string(), zoo::synthetic_images(7, 1, 32, 32))]);
+//! let done = rt.execute(ctx, id, &[request], 1_000)?;
+//! assert_eq!(done.start_us, 1_000);
+//! assert_eq!(done.end_us - done.start_us, rt.model_latency_us(id, 1)?);
+//! assert_eq!(done.outputs[0].values().next().map(|t| t.shape().to_vec()), Some(vec![1, 10]));
+//! # Ok::<(), npu::NpuError>(())
+//! ```
 
 pub mod builder;
 pub mod compiler;

@@ -268,5 +268,20 @@ pub fn load(bytes: &[u8], profile: &DeviceProfile) -> Result<CompiledModel> {
             device: profile.name.clone(),
         });
     }
+    // Re-plan memory for every gear: the model must fit this device, and the stored plan must
+    // be the one the graph implies (a crafted header cannot smuggle in oversized tensors).
+    if m.mem_plans.len() != m.gears.len() {
+        return Err(corrupt("one memory plan per gear expected"));
+    }
+    for (&gear, stored) in m.gears.iter().zip(&m.mem_plans) {
+        let shapes = crate::compiler::shape_infer::infer_shapes(&m.graph, gear)?;
+        let plan =
+            crate::compiler::mem_plan::plan_memory(&m.graph, &shapes, m.precision, gear, profile)?;
+        if &plan != stored {
+            return Err(corrupt(format!(
+                "memory plan of gear {gear} does not match the graph"
+            )));
+        }
+    }
     Ok(m)
 }

@@ -301,11 +301,22 @@ impl Runtime {
             )));
         }
         let (outputs, gear) = md.model.run_batch_with_gear(requests)?;
-        let (latency, costs) = md
+        let (one, one_costs) = md
             .costs
             .get(&gear)
             .cloned()
             .ok_or_else(|| NpuError::Runtime(format!("model has no gear {gear}")))?;
+        // A dynamic-batch model runs all requests in one execution; a static one runs once
+        // per request, back to back.
+        let executions = if md.model.graph.has_dynamic_batch() {
+            1
+        } else {
+            requests.len().max(1)
+        };
+        let latency = one * executions as u64;
+        let costs: Vec<KernelCost> = (0..executions)
+            .flat_map(|_| one_costs.iter().cloned())
+            .collect();
         let dev = &mut self.devices[md.device];
         let st = &mut self.streams[s.0];
         let start = submit_us

@@ -93,6 +93,34 @@ fn compile_run_info_round_trip() {
     );
     let info910 = ok(&run(&[&"info", &om, &"--device", &"ascend910b"]));
     assert!(info910.contains("ascend910b"));
+    // A profile file works too; a doubled clock gives a lower estimate.
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles/ascend310.toml"),
+    )
+    .unwrap();
+    let fast = d.join("fast310.toml");
+    std::fs::write(
+        &fast,
+        text.replace("cube_freq_mhz = 488.28125", "cube_freq_mhz = 976.5625")
+            .replace("name = \"ascend310\"", "name = \"fast310\""),
+    )
+    .unwrap();
+    let om2 = d.join("fast.om");
+    ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &fast,
+        &"--gears",
+        &"32",
+        &"-o",
+        &om2,
+    ]));
+    let info_fast = ok(&run(&[&"info", &om2, &"--device", &fast]));
+    assert!(info_fast.contains("compiled for fast310"), "{info_fast}");
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "name = 1").unwrap();
+    fails_cleanly(&run(&[&"info", &om2, &"--device", &bad]));
     std::fs::remove_dir_all(&d).unwrap();
 }
 

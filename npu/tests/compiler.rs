@@ -276,3 +276,97 @@ fn matmul_bias_relu_becomes_one_gemm_kernel() {
     assert_eq!(q.report.quantized_nodes, 1);
     assert!(max_rel(&q.run(&s).unwrap()[&y], &want[&y]) < 0.1);
 }
+
+#[test]
+fn shape_and_dtype_inference_report_typed_errors() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{BinaryOp, ConvAttrs, DType};
+    let mut rng = Rng::new(1);
+    // Conv weight expects 4 input channels, the input has 3.
+    let mut b = GraphBuilder::new("bad_conv");
+    let x = b.input_batched("x", &[3, 8, 8]);
+    let y = b.conv(
+        &x,
+        rng.tensor(&[2, 4, 3, 3], 1.0),
+        None,
+        ConvAttrs::default(),
+    );
+    b.output(&y, DType::F32);
+    let e = compile(&b.build().unwrap(), &profile(), &CompileOptions::default()).unwrap_err();
+    match &e {
+        NpuError::ShapeMismatch { node, .. } => assert!(node.starts_with("conv"), "{e}"),
+        other => panic!("{other}"),
+    }
+    // f32 + i64.
+    let mut b = GraphBuilder::new("bad_add");
+    let x = b.input("x", DType::F32, &[2]);
+    let k = b.constant("k", Tensor::from_i64(&[2], vec![1, 2]).unwrap());
+    let y = b.binary(BinaryOp::Add, &x, &k);
+    b.output(&y, DType::F32);
+    let e = compile(&b.build().unwrap(), &profile(), &CompileOptions::default()).unwrap_err();
+    assert!(matches!(e, NpuError::DTypeMismatch { .. }), "{e}");
+    // Inferred shapes and dtypes of a good graph.
+    let g = zoo::small_cnn(1).unwrap();
+    let s = shape_infer::infer_shapes(&g, 5).unwrap();
+    let out = &s[&g.outputs[0].name];
+    assert_eq!(out.shape, vec![5, 10]);
+    assert_eq!(out.dtype, npu::ir::DType::F32);
+}
+
+#[test]
+fn malformed_graphs_are_rejected_before_any_pass() {
+    use npu::ir::{Activation, DType, Graph, Node, TensorInfo};
+    let node = |name: &str, ins: &[&str], outs: &[&str]| Node {
+        name: name.into(),
+        op: Op::Act(Activation::Relu),
+        inputs: ins.iter().map(|s| s.to_string()).collect(),
+        outputs: outs.iter().map(|s| s.to_string()).collect(),
+        fused_from: vec![],
+    };
+    let base = Graph {
+        name: "g".into(),
+        inputs: vec![TensorInfo::fixed("x", DType::F32, &[2])],
+        outputs: vec![TensorInfo::fixed("y", DType::F32, &[2])],
+        ..Graph::default()
+    };
+    let cases = [
+        vec![node("a", &["x"], &[])],                               // no output
+        vec![node("a", &["x"], &["y"]), node("b", &["x"], &["y"])], // produced twice
+        vec![node("a", &["z"], &["y"])],                            // dangling input
+        vec![
+            node("a", &["b_out"], &["a_out"]),
+            node("b", &["a_out"], &["b_out"]),
+        ], // cycle
+        vec![node("a", &["x"], &["q"])],                            // output never produced
+    ];
+    for nodes in cases {
+        let g = Graph {
+            nodes,
+            ..base.clone()
+        };
+        let e = compile(&g, &profile(), &CompileOptions::default()).unwrap_err();
+        assert!(matches!(e, NpuError::InvalidGraph(_)), "{e}");
+    }
+}
+
+#[test]
+fn executor_refuses_absurd_values_before_allocating() {
+    use npu::builder::{GraphBuilder, Rng};
+    use npu::ir::{ConvAttrs, DType};
+    let mut rng = Rng::new(1);
+    let mut b = GraphBuilder::new("huge");
+    let x = b.input("x", DType::F32, &[1, 1, 2, 2]);
+    let w = b.constant("w", rng.tensor(&[1, 1, 1, 1], 1.0));
+    let attrs = ConvAttrs {
+        strides: [1 << 16, 1 << 16],
+        output_padding: [1 << 15, 1 << 15],
+        ..ConvAttrs::default()
+    };
+    let y = b.node(Op::ConvTranspose(attrs), &[&x, &w]);
+    b.output(&y, DType::F32);
+    let g = b.build().unwrap();
+    let s = sample("x", Tensor::from_f32(&[1, 1, 2, 2], vec![1.0; 4]).unwrap());
+    let e = run_graph(&g, &s, ExecOptions::default()).unwrap_err();
+    assert!(matches!(e, NpuError::ShapeMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("limit"), "{e}");
+}

@@ -251,3 +251,30 @@ fn cube_tiles_fit_the_local_buffers() {
         }
     }
 }
+
+#[test]
+fn per_op_type_efficiency_override_applies() {
+    let mut p = p310();
+    let sm = |p: &DeviceProfile| {
+        let mut b = GraphBuilder::new("sm");
+        let x = b.input("x", DType::F32, &[64, 4096]);
+        let y = b.node(npu::ir::Op::Softmax { axis: -1 }, &[&x]);
+        b.output(&y, DType::F32);
+        kernel(&b.build().unwrap(), p, Precision::Fp16)
+    };
+    let base = sm(&p);
+    p.efficiency.op_type.insert("Softmax".into(), 0.1);
+    let slow = sm(&p);
+    assert!(
+        (slow.vector_us / base.vector_us - 5.0).abs() < 1e-9,
+        "{} vs {}",
+        slow.vector_us,
+        base.vector_us
+    );
+    p.efficiency.op_type.insert("Softmax".into(), 1.5);
+    let text = toml::to_string(&p).unwrap();
+    assert!(
+        DeviceProfile::from_toml(&text).is_err(),
+        "efficiency above 1 is refused"
+    );
+}

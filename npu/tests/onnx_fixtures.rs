@@ -107,6 +107,11 @@ fn decoder_matches_reference() {
 }
 
 #[test]
+fn pool_ceil_matches_reference() {
+    check("pool_ceil");
+}
+
+#[test]
 fn unsupported_op_names_op_and_node() {
     let e = import_onnx(&fixture("unsupported.onnx")).unwrap_err();
     match &e {
@@ -162,7 +167,12 @@ fn mutated_models_never_panic_through_import_and_compile() {
         state >> 33
     };
     let mut imported = 0;
-    for name in ["small_cnn.onnx", "ops_mix.onnx", "decoder.onnx"] {
+    for name in [
+        "small_cnn.onnx",
+        "ops_mix.onnx",
+        "decoder.onnx",
+        "pool_ceil.onnx",
+    ] {
         let bytes = fixture(name);
         for round in 0..150 {
             let mut b = bytes.clone();

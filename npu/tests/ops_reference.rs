@@ -143,22 +143,26 @@ proptest! {
     }
 
     #[test]
-    fn conv_transpose_matches_gather_form(n in 1usize..3, c in 1usize..4, m in 1usize..4, h in 1usize..5, w in 1usize..5,
-                                          k in 1usize..4, s in 1usize..3, p in 0usize..2, op in 0usize..2, seed in any::<u64>()) {
-        prop_assume!(op < s && (s * (h - 1) + op + k) > 2 * p && (s * (w - 1) + op + k) > 2 * p);
+    fn conv_transpose_matches_gather_form(n in 1usize..3, cg in 1usize..3, mg in 1usize..3, g in 1usize..3, h in 1usize..5, w in 1usize..5,
+                                          k in 1usize..4, s in 1usize..3, d in 1usize..3, p in 0usize..2, op in 0usize..2, seed in any::<u64>()) {
+        let span = d * (k - 1) + 1;
+        prop_assume!(op < s && (s * (h - 1) + op + span) > 2 * p && (s * (w - 1) + op + span) > 2 * p);
+        let (c, m) = (cg * g, mg * g);
         let mut rng = Rng::new(seed);
         let x = arr(&mut rng, &[n, c, h, w]);
-        let wt = arr(&mut rng, &[c, m, k, k]);
-        let attrs = ConvAttrs { strides: [s, s], pads: [p; 4], output_padding: [op, op], ..ConvAttrs::default() };
-        let got = ops::conv_transpose2d(&x, &wt, None, &attrs, "t").unwrap();
-        let (ho, wo) = (s * (h - 1) + op + k - 2 * p, s * (w - 1) + op + k - 2 * p);
+        let wt = arr(&mut rng, &[c, mg, k, k]);
+        let b: Vec<f32> = (0..m).map(|_| rng.sym(1.0)).collect();
+        let attrs = ConvAttrs { strides: [s, s], pads: [p; 4], dilations: [d, d], group: g, output_padding: [op, op], ..ConvAttrs::default() };
+        let got = ops::conv_transpose2d(&x, &wt, Some(&b), &attrs, "t").unwrap();
+        let (ho, wo) = (s * (h - 1) + op + span - 2 * p, s * (w - 1) + op + span - 2 * p);
         prop_assert_eq!(got.shape(), &[n, m, ho, wo]);
-        // Gather form: each output pixel sums the inputs whose window covers it.
+        // Gather form: each output pixel sums the inputs of its group whose window covers it.
         for ni in 0..n { for oc in 0..m { for oy in 0..ho { for ox in 0..wo {
-            let mut acc = 0f64;
-            for ci in 0..c { for y in 0..h { for xx in 0..w { for ky in 0..k { for kx in 0..k {
-                if y * s + ky == oy + p && xx * s + kx == ox + p {
-                    acc += (x[[ni, ci, y, xx]] * wt[[ci, oc, ky, kx]]) as f64;
+            let gi = oc / mg;
+            let mut acc = f64::from(b[oc]);
+            for ci in gi * cg..(gi + 1) * cg { for y in 0..h { for xx in 0..w { for ky in 0..k { for kx in 0..k {
+                if y * s + ky * d == oy + p && xx * s + kx * d == ox + p {
+                    acc += (x[[ni, ci, y, xx]] * wt[[ci, oc - gi * mg, ky, kx]]) as f64;
                 }
             }}}}}
             let v = got[[ni, oc, oy, ox]];
@@ -475,5 +479,40 @@ mod roundtrip {
             let o2 = run_graph(&g2, &inputs, ExecOptions::default()).unwrap();
             prop_assert_eq!(o1, o2);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn maxpool_dilation_ceil_mode_matches_naive(h in 2usize..10, w in 2usize..10, k in 1usize..4, s in 1usize..4, d in 1usize..3,
+                                               p in 0usize..2, ceil in any::<bool>(), seed in any::<u64>()) {
+        let span = d * (k - 1) + 1;
+        prop_assume!(p < k && h + 2 * p >= span && w + 2 * p >= span);
+        let mut rng = Rng::new(seed);
+        let x = arr(&mut rng, &[1, 2, h, w]);
+        let attrs = PoolAttrs { kernel: [k, k], strides: [s, s], pads: [p; 4], dilations: [d, d], auto_pad: AutoPad::NotSet, ceil_mode: ceil, count_include_pad: false };
+        let y = ops::pool2d(&x, &attrs, true, "t").unwrap();
+        let size = |n: usize| {
+            let num = n + 2 * p - span;
+            let mut o = if ceil { num.div_ceil(s) } else { num / s } + 1;
+            // A last window starting in the end padding is dropped (ONNX / PyTorch rule).
+            if ceil && (o - 1) * s >= n + p { o -= 1; }
+            o
+        };
+        let (ho, wo) = (size(h), size(w));
+        prop_assert_eq!(y.shape(), &[1, 2, ho, wo]);
+        for c in 0..2 { for oy in 0..ho { for ox in 0..wo {
+            let mut m = f32::NEG_INFINITY;
+            for ky in 0..k { for kx in 0..k {
+                let iy = (oy * s + ky * d) as isize - p as isize;
+                let ix = (ox * s + kx * d) as isize - p as isize;
+                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                    m = m.max(x[[0, c, iy as usize, ix as usize]]);
+                }
+            }}
+            prop_assert_eq!(y[[0, c, oy, ox]], m);
+        }}}
     }
 }

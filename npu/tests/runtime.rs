@@ -221,3 +221,125 @@ fn loaded_models_share_device_memory() {
     rt.load_model(c, m).unwrap();
     assert_eq!(rt.device_used_bytes(d).unwrap(), 2 * need);
 }
+
+/// Rebuilds an `.om` file around an edited JSON header (layout documented in `om`).
+fn reseal(original: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let fnv = |parts: &[&[u8]]| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for p in parts {
+            for &b in *p {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    };
+    let hlen = u32::from_le_bytes(original[12..16].try_into().unwrap()) as usize;
+    let woff = u64::from_le_bytes(original[16..24].try_into().unwrap()) as usize;
+    let mut v: serde_json::Value = serde_json::from_slice(&original[32..32 + hlen]).unwrap();
+    edit(&mut v);
+    let json = serde_json::to_vec(&v).unwrap();
+    let weights = &original[woff..];
+    let nwoff = (32 + json.len()).div_ceil(64) * 64;
+    let mut out = original[..12].to_vec();
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(nwoff as u64).to_le_bytes());
+    out.extend_from_slice(&fnv(&[&json, weights]).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.resize(nwoff, 0);
+    out.extend_from_slice(weights);
+    out
+}
+
+#[test]
+fn crafted_headers_with_a_valid_checksum_are_still_checked() {
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let bytes = om::to_bytes(&model("ascend310", Precision::Fp32)).unwrap();
+    // Unchanged header: loads.
+    assert!(om::load(&reseal(&bytes, |_| {}), &p).is_ok());
+    // Huge padding: the stored memory plan no longer matches what the graph needs.
+    let padded = reseal(&bytes, |v| {
+        v["nodes"][0]["op"]["Conv"]["pads"] = serde_json::json!([1, 1, 1, 100000])
+    });
+    assert!(om::read(&padded).is_ok(), "structurally valid");
+    let e = om::load(&padded, &p).unwrap_err();
+    assert!(
+        matches!(e, NpuError::Malformed { .. } | NpuError::OutOfMemory { .. }),
+        "{e}"
+    );
+    // A weight name that does not exist.
+    let dangling = reseal(&bytes, |v| {
+        v["nodes"][0]["inputs"][1] = serde_json::json!("nope")
+    });
+    assert!(matches!(
+        om::read(&dangling),
+        Err(NpuError::InvalidGraph(_))
+    ));
+    // Absurd gear.
+    let gear = reseal(&bytes, |v| v["gears"] = serde_json::json!([1usize << 40]));
+    assert!(om::read(&gear).is_err());
+}
+
+#[test]
+fn static_batch_models_run_once_per_request() {
+    use npu::builder::GraphBuilder;
+    use npu::ir::{Activation, DType};
+    let mut b = GraphBuilder::new("static");
+    let x = b.input("x", DType::F32, &[1, 8]);
+    let y = b.act(&x, Activation::Tanh);
+    b.output(&y, DType::F32);
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let m = compile(&b.build().unwrap(), &p, &CompileOptions::default()).unwrap();
+    assert_eq!(m.gears, vec![1]);
+    let mut rt = Runtime::new();
+    let d = rt.set_device(p);
+    let c = rt.create_context(d).unwrap();
+    let id = rt.load_model(c, m).unwrap();
+    let one = rt.model_latency_us(id, 1).unwrap();
+    let req = |v: f32| {
+        BTreeMap::from([(
+            "x".to_string(),
+            Tensor::from_f32(&[1, 8], vec![v; 8]).unwrap(),
+        )])
+    };
+    let r = rt
+        .execute(c, id, &[req(0.1), req(0.2), req(0.3)], 10)
+        .unwrap();
+    assert_eq!(r.end_us - r.start_us, 3 * one);
+    assert_eq!(r.outputs.len(), 3);
+    assert!((r.outputs[2][&y].to_f32_vec()[0] - 0.3f32.tanh()).abs() < 1e-6);
+    assert_eq!(rt.profiler().kernels.len(), 3);
+}
+
+#[test]
+fn devices_have_independent_queues() {
+    let m = model("ascend310", Precision::Fp16);
+    let mut rt = Runtime::new();
+    let p = DeviceProfile::builtin("ascend310").unwrap();
+    let (d0, d1) = (rt.set_device(p.clone()), rt.set_device(p));
+    let (c0, c1) = (
+        rt.create_context(d0).unwrap(),
+        rt.create_context(d1).unwrap(),
+    );
+    let (m0, m1) = (
+        rt.load_model(c0, m.clone()).unwrap(),
+        rt.load_model(c1, m).unwrap(),
+    );
+    let a = rt.execute(c0, m0, &[sample(1, 1)], 100).unwrap();
+    let b = rt.execute(c1, m1, &[sample(2, 1)], 100).unwrap();
+    assert_eq!((a.start_us, b.start_us), (100, 100));
+    let s0 = rt.create_stream(c0).unwrap();
+    assert!(
+        rt.execute_async(s0, m1, &[sample(3, 1)], 0).is_err(),
+        "model of another device"
+    );
+    let trace = rt.profiler().chrome_trace();
+    let pids: std::collections::BTreeSet<_> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cat"] == "kernel")
+        .map(|e| e["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+}

@@ -29,7 +29,7 @@ enum Cmd {
     Compile {
         /// Input ONNX model.
         model: PathBuf,
-        /// Target device profile (ascend310, ascend310p, ascend910b).
+        /// Target device profile (ascend310, ascend310p, ascend910b, or a profile .toml file).
         #[arg(long)]
         device: String,
         /// Precision: fp32, fp16 or int8.
@@ -79,6 +79,15 @@ enum Cmd {
         #[arg(long)]
         device: Option<String>,
     },
+}
+
+/// A built-in profile name, or a path to a profile `.toml` file.
+fn profile(spec: &str) -> Result<DeviceProfile> {
+    if spec.ends_with(".toml") {
+        let text = std::fs::read_to_string(spec).map_err(|e| NpuError::io(Path::new(spec), e))?;
+        return DeviceProfile::from_toml(&text);
+    }
+    DeviceProfile::builtin(spec)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -145,7 +154,7 @@ fn cmd_compile(
     gears: Vec<usize>,
     output: &Path,
 ) -> Result<()> {
-    let profile = DeviceProfile::builtin(device)?;
+    let profile = profile(device)?;
     let prec = Precision::parse(precision).ok_or_else(|| {
         NpuError::unsupported(
             "--precision",
@@ -197,7 +206,7 @@ fn cmd_compile(
 fn load_for(model: &Path, device: Option<&str>) -> Result<(CompiledModel, DeviceProfile)> {
     let bytes = read(model)?;
     let m = om::read(&bytes)?;
-    let profile = DeviceProfile::builtin(device.unwrap_or(&m.device))?;
+    let profile = profile(device.unwrap_or(&m.device))?;
     Ok((om::load(&bytes, &profile)?, profile))
 }
 
@@ -260,7 +269,7 @@ fn cmd_run(
 fn cmd_info(model: &Path, device: Option<&str>) -> Result<()> {
     let bytes = read(model)?;
     let m = om::read(&bytes)?;
-    let profile = DeviceProfile::builtin(device.unwrap_or(&m.device))?;
+    let profile = profile(device.unwrap_or(&m.device))?;
     println!(
         "model `{}` compiled for {} ({:?})",
         m.graph.name, m.device, m.precision

@@ -58,7 +58,12 @@ pub fn bn_fold(g: &mut Graph) -> Result<usize> {
             })
             .collect();
         let conv = g.nodes[ci].clone();
-        let Some(Tensor::F32(w)) = g.initializers.get(&conv.inputs[1]).cloned() else {
+        let Some(Tensor::F32(w)) = conv
+            .inputs
+            .get(1)
+            .and_then(|n| g.initializers.get(n))
+            .cloned()
+        else {
             break;
         };
         let m = w.shape()[0];

@@ -190,7 +190,7 @@ impl CompiledModel {
         requests: &[Sample],
     ) -> Result<(Vec<BTreeMap<String, Tensor>>, usize)> {
         if requests.is_empty() {
-            return Ok((Vec::new(), self.gears[0]));
+            return Ok((Vec::new(), self.gears.first().copied().unwrap_or(1)));
         }
         let opts = self.exec_options();
         if !self.graph.has_dynamic_batch() {
@@ -198,7 +198,7 @@ impl CompiledModel {
                 .iter()
                 .map(|r| exec::run_graph(&self.graph, r, opts))
                 .collect::<Result<Vec<_>>>()?;
-            return Ok((outs, self.gears[0]));
+            return Ok((outs, self.gears.first().copied().unwrap_or(1)));
         }
         let mut sizes = Vec::with_capacity(requests.len());
         for r in requests {
