@@ -61,6 +61,8 @@ pub struct Report {
     pub truck_utilisation: f64,
     pub tonnes_per_hour: f64,
     pub watchdog_stops: u64,
+    /// Longest time no truck in the fleet moved (gridlock shows up here), s.
+    pub longest_standstill_s: f64,
     pub dispatcher_events: u64,
     pub event_log_hash: String,
     pub link: LinkReport,
@@ -183,6 +185,7 @@ impl Report {
             truck_utilisation: round(productive / truck_time.max(1e-9), 4),
             tonnes_per_hour: round(w.metrics.tonnes / (sim / 3600.0).max(1e-9), 1),
             watchdog_stops: w.trucks.iter().map(|t| t.brain.stats.watchdog_stops).sum(),
+            longest_standstill_s: round(w.metrics.longest_standstill_s, 1),
             dispatcher_events: w.metrics.events,
             event_log_hash: format!("{:016x}", w.metrics.event_hash),
             link: LinkReport {
@@ -244,6 +247,10 @@ impl Report {
             ),
             ("min separation", format!("{:.2} m", self.min_separation_m)),
             ("watchdog stops", self.watchdog_stops.to_string()),
+            (
+                "longest fleet standstill",
+                format!("{:.0} s", self.longest_standstill_s),
+            ),
         ];
         let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         let mut out = String::new();

@@ -106,6 +106,9 @@ pub struct WorldMetrics {
     pub tonnes: f64,
     pub events: u64,
     pub event_hash: u64,
+    /// Longest stretch of simulated time in which no truck moved (a gridlock detector), s.
+    pub longest_standstill_s: f64,
+    last_motion: SimTime,
     touching: Vec<(usize, usize)>,
 }
 
@@ -212,6 +215,8 @@ impl SimWorld {
                 tonnes: 0.0,
                 events: 0,
                 event_hash: 0xcbf29ce484222325,
+                longest_standstill_s: 0.0,
+                last_motion: SimTime::ZERO,
                 touching: Vec::new(),
             },
             step_us,
@@ -391,6 +396,11 @@ impl SimWorld {
                 }
             }
         }
+        if states.iter().any(|s| s.speed.abs() > 0.5) {
+            self.metrics.last_motion = self.now;
+        }
+        let still = self.now.since(self.metrics.last_motion).as_secs_f64();
+        self.metrics.longest_standstill_s = self.metrics.longest_standstill_s.max(still);
         let touching = self.physics.truck_contacts();
         for pair in &touching {
             if !self.metrics.touching.contains(pair) {
