@@ -35,6 +35,15 @@ pub trait Transport {
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
         Vec::new()
     }
+    /// A short name for reports.
+    fn name(&self) -> &'static str {
+        "in-memory"
+    }
+    /// Scripts an outage of one truck's link (tests, scenarios); `false` when the transport
+    /// cannot model one.
+    fn script_outage(&mut self, _truck: u32, _from: SimTime, _until: SimTime) -> bool {
+        false
+    }
 }
 
 /// A truck's connection to the dispatcher came up or went down.

@@ -1222,4 +1222,11 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
         std::mem::take(&mut self.events)
     }
+    fn name(&self) -> &'static str {
+        "quic-sim"
+    }
+    fn script_outage(&mut self, truck: u32, from: SimTime, until: SimTime) -> bool {
+        self.add_outage(truck as usize, from, until);
+        true
+    }
 }
