@@ -99,6 +99,7 @@ pub mod link;
 pub mod network;
 pub mod pathloss;
 pub mod phy;
+pub mod quic;
 pub mod shadowing;
 pub mod sim;
 pub mod terrain;

@@ -20,6 +20,91 @@ pub trait Transport {
     fn recv_down(&mut self, now: SimTime) -> Vec<DownMsg>;
     /// Counters for the report.
     fn stats(&self) -> LinkStats;
+    /// Advances the link to `now` with every truck's plan position (`positions[i]` is truck
+    /// `i`). Transports without a radio ignore it.
+    fn step(&mut self, _now: SimTime, _positions: &[[f64; 2]]) {}
+    /// Per-truck link figures for the report (empty when the transport has none).
+    fn link_report(&self) -> Vec<TruckLinkReport> {
+        Vec::new()
+    }
+    /// Network KPIs (`None` when the transport does not measure them).
+    fn kpis(&self) -> Option<NetKpis> {
+        None
+    }
+    /// Link up/down events since the last call, in time order.
+    fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
+        Vec::new()
+    }
+    /// A short name for reports.
+    fn name(&self) -> &'static str {
+        "in-memory"
+    }
+    /// Scripts an outage of one truck's link (tests, scenarios); `false` when the transport
+    /// cannot model one.
+    fn script_outage(&mut self, _truck: u32, _from: SimTime, _until: SimTime) -> bool {
+        false
+    }
+}
+
+/// A truck's connection to the dispatcher came up or went down.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LinkUpDown {
+    pub at: SimTime,
+    pub truck: u32,
+    pub up: bool,
+    /// Why it went down (empty when up).
+    pub reason: String,
+}
+
+/// One truck's link as the run report shows it.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct TruckLinkReport {
+    pub truck: u32,
+    pub serving_cell: Option<u32>,
+    pub rsrp_dbm: Option<f64>,
+    pub sinr_db: Option<f64>,
+    pub dl_rate_mbps: Option<f64>,
+    pub ul_rate_mbps: Option<f64>,
+    /// QUIC's smoothed RTT at the truck, ms (`None` while not connected).
+    pub rtt_ms: Option<f64>,
+    /// Packets this truck's path carried (both ways) and lost.
+    pub packets: u64,
+    pub packets_lost: u64,
+    pub loss_ratio: f64,
+    pub handovers: u32,
+    pub radio_link_failures: u32,
+    /// Times the QUIC connection went down.
+    pub link_downs: u32,
+    pub connected: bool,
+}
+
+/// Network KPIs of a run.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct NetKpis {
+    pub commands_sent: u64,
+    pub commands_delivered: u64,
+    /// Commands a truck received with a lower dispatcher sequence number than one before.
+    pub commands_out_of_order: u64,
+    pub command_latency_p50_ms: f64,
+    pub command_latency_p99_ms: f64,
+    pub command_latency_max_ms: f64,
+    pub telemetry_sent: u64,
+    pub telemetry_delivered: u64,
+    pub telemetry_delivery_ratio: f64,
+    pub heartbeats_down_sent: u64,
+    pub heartbeats_down_delivered: u64,
+    pub handovers: u64,
+    pub radio_link_failures: u64,
+    pub link_downs: u64,
+    pub link_ups: u64,
+    /// Frames the dispatcher's safety layer refused, by reason.
+    pub safety_at_dispatcher: crate::quic::safety::SafetyCounters,
+    /// Frames the trucks' safety layers refused, by reason.
+    pub safety_at_trucks: crate::quic::safety::SafetyCounters,
+    /// Garbage stream bytes or datagrams dropped (undecodable frames), both ends.
+    pub garbage_dropped: u64,
+    /// Hash of the transport's event trace (deliveries, link events), for determinism checks.
+    pub trace_hash: u64,
 }
 
 /// What a transport carried.

@@ -6,8 +6,10 @@
 //! measure → sync.
 
 pub mod app;
+pub mod net;
 pub mod physics;
 pub mod report;
 pub mod world;
 
+pub use net::NetworkChoice;
 pub use world::{SimConfig, SimError, SimWorld};

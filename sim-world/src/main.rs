@@ -44,6 +44,24 @@ enum Command {
         /// Write the JSON report here.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Transport: `quic` (simulated QUIC over the site's 5G radio model) or `memory`
+        /// (fixed 5 ms, lossless).
+        #[arg(long, default_value = "quic", value_parser = ["quic", "memory"])]
+        transport: String,
+        /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
+        #[arg(long)]
+        coverage: Option<PathBuf>,
+    },
+    /// Write the site's 5G coverage map (best-server downlink SINR) as a PNG.
+    Coverage {
+        /// Site file (TOML). Default: the default site.
+        #[arg(long)]
+        site: Option<PathBuf>,
+        /// Grid step, m.
+        #[arg(long, default_value_t = 10.0)]
+        step: f64,
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Work with site files.
     Site {
@@ -95,23 +113,63 @@ fn default_site() -> PathBuf {
         .join(DEFAULT_SITE)
 }
 
-fn run(
+fn coverage(site: &Arc<site::Site>, step: f64, out: &std::path::Path) -> anyhow::Result<()> {
+    let (area, map) = sim_world::net::coverage_map(site, step)?;
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    map.write_png(
+        std::io::BufWriter::new(file),
+        network5g::ColourScale::default(),
+    )
+    .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "coverage map {:.0} × {:.0} m written to {}: {:.1}% of the area at SINR ≥ 0 dB",
+        area.x_max - area.x_min,
+        area.y_max - area.y_min,
+        out.display(),
+        map.fraction_at_least(0.0) * 100.0
+    );
+    Ok(())
+}
+
+struct RunArgs {
     site: Option<PathBuf>,
     trucks: usize,
     duration: SimDuration,
     seed: u64,
     report: Option<PathBuf>,
-) -> anyhow::Result<()> {
+    transport: String,
+    coverage: Option<PathBuf>,
+}
+
+fn run(a: RunArgs) -> anyhow::Result<()> {
+    let RunArgs {
+        site,
+        trucks,
+        duration,
+        seed,
+        report,
+        transport,
+        coverage: cov,
+    } = a;
     let path = site.unwrap_or_else(default_site);
-    let site = site::file::load(&path)?;
+    let site = Arc::new(site::file::load(&path)?);
+    if let Some(out) = cov {
+        coverage(&site, 20.0, &out)?;
+    }
     let cfg = SimConfig {
         trucks,
         seed,
         duration,
+        network: if transport == "memory" {
+            sim_world::NetworkChoice::InMemory
+        } else {
+            sim_world::NetworkChoice::QuicRadio
+        },
         ..SimConfig::default()
     };
-    let world0 = SimWorld::new(Arc::new(site), cfg)
-        .with_context(|| format!("cannot start on {}", path.display()))?;
+    let world0 =
+        SimWorld::new(site, cfg).with_context(|| format!("cannot start on {}", path.display()))?;
     let mut app = make_app(world0);
     let end = site::SimTime(duration.micros());
     let bar = ProgressBar::new(duration.micros() / 1_000_000);
@@ -214,7 +272,23 @@ fn main() -> ExitCode {
             duration,
             seed,
             report,
-        } => run(site, trucks, duration, seed, report),
+            transport,
+            coverage: cov,
+        } => run(RunArgs {
+            site,
+            trucks,
+            duration,
+            seed,
+            report,
+            transport,
+            coverage: cov,
+        }),
+        Command::Coverage { site, step, output } => {
+            let path = site.unwrap_or_else(default_site);
+            site::file::load(&path)
+                .map_err(anyhow::Error::from)
+                .and_then(|s| coverage(&Arc::new(s), step, &output))
+        }
         Command::Site { command } => site_cmd(command),
     };
     match result {

@@ -38,6 +38,13 @@ pub struct LinkReport {
     pub undecodable: u64,
 }
 
+/// Network figures of a run over a transport that measures them (simulated QUIC).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NetworkReport {
+    pub kpis: network5g::transport::NetKpis,
+    pub per_truck: Vec<network5g::transport::TruckLinkReport>,
+}
+
 /// The run report. Only `wall_seconds` and `real_time_factor` depend on the machine.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
@@ -66,6 +73,8 @@ pub struct Report {
     pub dispatcher_events: u64,
     pub event_log_hash: String,
     pub link: LinkReport,
+    /// Link metrics and network KPIs (`None` for the in-memory transport).
+    pub network: Option<NetworkReport>,
     pub per_truck: Vec<TruckReport>,
     pub per_loader: Vec<LoaderReport>,
 }
@@ -189,13 +198,17 @@ impl Report {
             dispatcher_events: w.metrics.events,
             event_log_hash: format!("{:016x}", w.metrics.event_hash),
             link: LinkReport {
-                transport: "in-memory",
+                transport: w.transport.name(),
                 up_msgs: link.up_msgs,
                 down_msgs: link.down_msgs,
                 up_bytes: link.up_bytes,
                 down_bytes: link.down_bytes,
                 undecodable: link.undecodable,
             },
+            network: w.transport.kpis().map(|kpis| NetworkReport {
+                kpis,
+                per_truck: w.transport.link_report(),
+            }),
             per_truck,
             per_loader,
         }
@@ -251,7 +264,40 @@ impl Report {
                 "longest fleet standstill",
                 format!("{:.0} s", self.longest_standstill_s),
             ),
+            ("transport", self.link.transport.to_string()),
         ];
+        let mut rows = rows;
+        if let Some(n) = &self.network {
+            let k = &n.kpis;
+            rows.push((
+                "command latency p50 / p99",
+                format!(
+                    "{:.1} / {:.1} ms",
+                    k.command_latency_p50_ms, k.command_latency_p99_ms
+                ),
+            ));
+            rows.push((
+                "commands delivered",
+                format!("{} of {}", k.commands_delivered, k.commands_sent),
+            ));
+            rows.push((
+                "telemetry delivery",
+                format!("{:.2}%", k.telemetry_delivery_ratio * 100.0),
+            ));
+            rows.push(("handovers", k.handovers.to_string()));
+            rows.push((
+                "link downs / radio link failures",
+                format!("{} / {}", k.link_downs, k.radio_link_failures),
+            ));
+            rows.push((
+                "safety rejects (dispatcher / trucks)",
+                format!(
+                    "{} / {}",
+                    k.safety_at_dispatcher.rejected(),
+                    k.safety_at_trucks.rejected()
+                ),
+            ));
+        }
         let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {

@@ -1,9 +1,10 @@
 //! The simulated mine: physics, trucks, loaders, dumps, the dispatcher and the link, advanced
 //! in fixed steps of simulated time. Plain Rust; the Bevy app in [`crate::app`] schedules it.
 
+use crate::net::NetworkChoice;
 use crate::physics::Physics;
 use fleet::{Dispatcher, DispatcherConfig};
-use network5g::transport::{InMemoryTransport, LinkStats, Transport};
+use network5g::transport::{LinkStats, Transport};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use site::ids::{LoaderId, TruckId};
@@ -27,6 +28,8 @@ pub struct SimConfig {
     /// Time to tip a full body at the dump, s.
     pub tip_s: f64,
     pub dispatcher: DispatcherConfig,
+    /// Which transport carries the messages.
+    pub network: NetworkChoice,
 }
 
 impl Default for SimConfig {
@@ -42,6 +45,7 @@ impl Default for SimConfig {
             gnss_noise_m: 0.02,
             tip_s: 25.0,
             dispatcher: DispatcherConfig::default(),
+            network: NetworkChoice::InMemory,
         }
     }
 }
@@ -53,6 +57,8 @@ pub enum SimError {
     NoTrucks,
     #[error("the site has room to start {capacity} trucks, {asked} asked")]
     TooManyTrucks { capacity: usize, asked: usize },
+    #[error("cannot build the network: {0}")]
+    Network(String),
 }
 
 /// Counters kept per truck.
@@ -198,7 +204,7 @@ impl SimWorld {
             })
             .collect();
         let dispatcher = Dispatcher::new(site.clone(), cfg.dispatcher.clone());
-        let transport = Box::new(InMemoryTransport::new(cfg.link_latency));
+        let transport = crate::net::make_transport(&site, &cfg)?;
         let step_us = (1e6 / cfg.physics_hz).round() as u64;
         Ok(SimWorld {
             site,
@@ -231,6 +237,15 @@ impl SimWorld {
     /// Sensing, truck autonomy and actuation for every truck.
     pub fn control(&mut self) {
         let now = self.now;
+        let positions: Vec<[f64; 2]> = self
+            .trucks
+            .iter()
+            .map(|t| {
+                let p = self.physics.state(t.body).pos;
+                [p[0], p[1]]
+            })
+            .collect();
+        self.transport.step(now, &positions);
         for m in self.transport.recv_down(now) {
             if let Some(t) = self.trucks.get_mut(m.truck.index()) {
                 t.inbox.push(m);

@@ -1,0 +1,13 @@
+//! QUIC between trucks and the dispatcher: the site PKI ([`pki`]), the safety layer over
+//! the black channel ([`safety`]), what carries packets in simulated time ([`channel`]) and
+//! the simulated-QUIC [`Transport`](crate::transport::Transport) ([`sim`]).
+
+pub mod channel;
+pub mod pki;
+pub mod safety;
+pub mod sim;
+
+pub use channel::{site_radio_config, Channel, FixedChannel, RadioChannel, SiteTerrain};
+pub use pki::{SitePki, ALPN, DISPATCHER_NAME};
+pub use safety::{Reject, SafetyCounters, Sealed, TruckKey, Verifier, Way};
+pub use sim::{SimQuicConfig, SimQuicTransport};
