@@ -89,6 +89,30 @@ pub struct TruckView {
     last_up_seq: u64,
 }
 
+impl TruckView {
+    fn new(info: TruckInfo, now: SimTime, standing: Option<(LaneId, f64)>) -> TruckView {
+        TruckView {
+            info,
+            last_heard: now,
+            telemetry: None,
+            task: None,
+            route: None,
+            progress: 0.0,
+            granted: 0.0,
+            claim: Claim::default(),
+            lost: false,
+            estopped: false,
+            blocked_since: None,
+            last_grant_sent: None,
+            standing,
+            wants_work: false,
+            awaiting_haul: None,
+            down_seq: 0,
+            last_up_seq: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct LoaderBook {
     /// Trucks sent to this loader and not yet loaded.
@@ -165,6 +189,23 @@ impl Dispatcher {
         }
     }
 
+    /// Enters a truck in the fleet roster before it has said anything, standing at `pos`
+    /// heading `heading` (where the last shift left it). From now on the road under it is
+    /// held for it, so nobody is granted road through a truck the dispatcher has not heard
+    /// from yet.
+    pub fn register(
+        &mut self,
+        now: SimTime,
+        id: TruckId,
+        info: TruckInfo,
+        pos: [f64; 2],
+        heading: f64,
+    ) {
+        let standing = self.site.locate(pos, heading);
+        self.trucks.insert(id, TruckView::new(info, now, standing));
+        self.log(now, id, FleetEventKind::Joined);
+    }
+
     /// Operator: stop a truck now; it stays stopped until re-armed.
     pub fn estop(&mut self, now: SimTime, truck: TruckId, reason: StopReason) {
         if let Some(v) = self.trucks.get_mut(&truck) {
@@ -188,25 +229,7 @@ impl Dispatcher {
         let id = msg.truck;
         if let TruckMsg::Hello(info) = &msg.body {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.trucks.entry(id) {
-                slot.insert(TruckView {
-                    info: *info,
-                    last_heard: now,
-                    telemetry: None,
-                    task: None,
-                    route: None,
-                    progress: 0.0,
-                    granted: 0.0,
-                    claim: Claim::default(),
-                    lost: false,
-                    estopped: false,
-                    blocked_since: None,
-                    last_grant_sent: None,
-                    standing: None,
-                    wants_work: false,
-                    awaiting_haul: None,
-                    down_seq: 0,
-                    last_up_seq: 0,
-                });
+                slot.insert(TruckView::new(*info, now, None));
                 self.log(now, id, FleetEventKind::Joined);
             }
         }
@@ -244,10 +267,13 @@ impl Dispatcher {
                 let to = *to;
                 self.log(now, id, FleetEventKind::StateChanged(to));
             }
-            TruckMsg::WorkRequest => v.wants_work = true,
+            // A truck already on a task does not get a second one (a delayed assignment and a
+            // repeated request must not reroute a moving truck).
+            TruckMsg::WorkRequest => v.wants_work = v.task.is_none(),
             TruckMsg::LoadDone { loader, tonnes } => {
                 let (loader, tonnes) = (*loader, *tonnes);
-                if let Some(l) = site.loaders.get(loader.index()) {
+                let assigned = v.task == Some(Task::Load { loader });
+                if let (Some(l), true) = (site.loaders.get(loader.index()), assigned) {
                     v.awaiting_haul = Some(l.material);
                     if let Some(b) = self.loaders.get_mut(loader.index()) {
                         b.assigned.retain(|t| *t != id);
@@ -259,6 +285,9 @@ impl Dispatcher {
             }
             TruckMsg::DumpDone { dump, .. } => {
                 let dump = *dump;
+                if v.task == Some(Task::Dump { dump }) {
+                    v.task = None;
+                }
                 if let Some(b) = self.dumps.get_mut(dump.index()) {
                     b.assigned.retain(|e| e.0 != id);
                 }
@@ -464,6 +493,11 @@ impl Dispatcher {
                 continue;
             };
             if v.lost || v.telemetry.is_none() {
+                continue;
+            }
+            // Only a standing truck with no road granted ahead of it gets a new route.
+            let moving = v.telemetry.is_none_or(|t| t.speed.abs() > 0.5);
+            if moving || (v.route.is_some() && v.granted > v.progress + 1.0) {
                 continue;
             }
             if let Some(m) = v.awaiting_haul {

@@ -58,6 +58,45 @@ fn join_and_ask_for_work(d: &mut Dispatcher, site: &Site, now: SimTime) {
     d.tick(now);
 }
 
+/// Moves truck 0 along its route up to its grants, 1.5 m per 100 ms tick, to the route end.
+fn drive_to_route_end(
+    d: &mut Dispatcher,
+    site: &Site,
+    mut t: SimTime,
+    mut seq: u64,
+) -> (SimTime, u64) {
+    let route = d.trucks()[&TruckId(0)].route.clone().expect("a route");
+    let mut p = d.trucks()[&TruckId(0)].progress;
+    for _ in 0..100_000 {
+        let granted = d.trucks()[&TruckId(0)].granted;
+        let next = (p + 1.5).min(granted);
+        let speed = (next - p) / 0.1;
+        p = next;
+        let pt = route.point_at(p, &site.roads);
+        let tm = Telemetry {
+            pos: pt.pos,
+            heading: pt.heading,
+            speed,
+            route: Some(route.route.id),
+            progress_m: p,
+            payload_t: 0.0,
+            state: MissionState::ToLoader,
+        };
+        d.handle(t, &up(seq, t, TruckMsg::Telemetry(tm)));
+        seq += 1;
+        d.tick(t);
+        d.poll_outbox();
+        t += SimDuration::from_millis(100);
+        if p >= route.length - 1e-6 && speed == 0.0 {
+            return (t, seq);
+        }
+    }
+    panic!(
+        "never reached the end of its route (at {p} of {})",
+        route.length
+    );
+}
+
 #[test]
 fn work_then_haul_to_a_dump_of_the_loaders_material() {
     let site = site();
@@ -84,11 +123,19 @@ fn work_then_haul_to_a_dump_of_the_loaders_material() {
     assert!(out
         .iter()
         .any(|m| matches!(m.body, DispatchMsg::Permission(g) if g.until_m > 0.0)));
-    let t = SimTime(1_000_000);
+    // A repeated work request while on the task gets no second route.
+    d.handle(now, &up(4, now, TruckMsg::WorkRequest));
+    d.tick(now);
+    assert!(!d
+        .poll_outbox()
+        .iter()
+        .any(|m| matches!(m.body, DispatchMsg::Assignment { .. })));
+    // The truck drives to the spot as its grants allow, reporting as it goes.
+    let (t, seq) = drive_to_route_end(&mut d, &site, now, 5);
     d.handle(
         t,
         &up(
-            4,
+            seq,
             t,
             TruckMsg::LoadDone {
                 loader,

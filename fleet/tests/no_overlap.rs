@@ -27,6 +27,8 @@ struct Sim {
     progress: f64,
     until: f64,
     speed: f64,
+    /// Speed over the last step (what telemetry reports).
+    actual: f64,
     pos: [f64; 2],
     heading: f64,
     wait: f64,
@@ -49,6 +51,7 @@ fn run(n: usize, speeds: &[f64], seconds: f64) -> (usize, u64) {
                 progress: 0.0,
                 until: 0.0,
                 speed: speeds[i % speeds.len()],
+                actual: 0.0,
                 pos: [p.pos[0], p.pos[1]],
                 heading: p.heading,
                 wait: 0.0,
@@ -78,7 +81,7 @@ fn run(n: usize, speeds: &[f64], seconds: f64) -> (usize, u64) {
             out.push(TruckMsg::Telemetry(Telemetry {
                 pos: [s.pos[0], s.pos[1], 0.0],
                 heading: s.heading,
-                speed: s.speed,
+                speed: s.actual,
                 route: s.route.as_ref().map(|r| r.route.id),
                 progress_m: s.progress,
                 payload_t: 0.0,
@@ -161,6 +164,7 @@ fn run(n: usize, speeds: &[f64], seconds: f64) -> (usize, u64) {
             if let Some(r) = &s.route {
                 let step = (s.speed * dt).min((s.until.min(r.length) - s.progress).max(0.0));
                 s.progress += step;
+                s.actual = step / dt;
                 let p = r.point_at(s.progress, &site.roads);
                 s.pos = [p.pos[0], p.pos[1]];
                 s.heading = p.heading;

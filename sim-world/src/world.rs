@@ -8,7 +8,7 @@ use network5g::transport::{LinkStats, Transport};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use site::ids::{LoaderId, TruckId};
-use site::protocol::{DownMsg, MissionState, Task};
+use site::protocol::{DownMsg, MissionState, Task, TruckInfo};
 use site::{SimDuration, SimTime, Site};
 use std::sync::Arc;
 use vehicle::{Actuation, Sensed, Truck, TruckParams};
@@ -203,7 +203,24 @@ impl SimWorld {
                 busy_us: 0,
             })
             .collect();
-        let dispatcher = Dispatcher::new(site.clone(), cfg.dispatcher.clone());
+        // The fleet roster: the dispatcher knows every truck and where it stands before the
+        // first message arrives.
+        let mut dispatcher = Dispatcher::new(site.clone(), cfg.dispatcher.clone());
+        let info = TruckInfo {
+            length_m: cfg.truck.length_m,
+            width_m: cfg.truck.width_m,
+            capacity_t: cfg.truck.capacity_t,
+        };
+        for (t, slot) in trucks.iter().zip(&slots) {
+            let pt = site.roads.lane(slot.lane).point_at(slot.s);
+            dispatcher.register(
+                SimTime::ZERO,
+                t.id,
+                info,
+                [pt.pos[0], pt.pos[1]],
+                pt.heading,
+            );
+        }
         let transport = crate::net::make_transport(&site, &cfg)?;
         let step_us = (1e6 / cfg.physics_hz).round() as u64;
         Ok(SimWorld {

@@ -91,6 +91,9 @@ pub struct Truck {
     progress: f64,
     permission: Option<PermissionGrant>,
     last_heard: SimTime,
+    /// The watchdog arms once the dispatcher has been heard (before that the truck has no
+    /// permission and cannot move anyway).
+    heard: bool,
     next_telemetry: SimTime,
     next_work_request: SimTime,
     lowering_until: Option<SimTime>,
@@ -117,6 +120,7 @@ impl Truck {
             progress: 0.0,
             permission: None,
             last_heard: now,
+            heard: false,
             next_telemetry: now,
             next_work_request: now,
             lowering_until: None,
@@ -235,6 +239,7 @@ impl Truck {
             return;
         }
         self.last_heard = now;
+        self.heard = true;
         match &msg.body {
             DispatchMsg::Heartbeat => {}
             DispatchMsg::EStop(reason) => {
@@ -476,7 +481,7 @@ impl Truck {
             x += 5.0;
         }
         let decel = (p.planning_decel + G * sin_of_grade(min_grade.min(0.0))).max(0.3);
-        let link_quiet = now.since(self.last_heard) >= self.timing.watchdog_slow;
+        let link_quiet = self.heard && now.since(self.last_heard) >= self.timing.watchdog_slow;
         let mut v_target = v_max.min(Self::reachable(0.0, to_stop, decel));
         if link_quiet {
             v_target = v_target.min(0.5 * p.max_speed_ms).min(v.abs() * 0.9);
