@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod pki;
+pub mod real;
 pub mod safety;
 pub mod sim;
 
