@@ -1,7 +1,9 @@
 //! Private-5G radio link model between haul trucks and the dispatcher.
 //!
-//! This crate holds the **radio channel model** and the [`transport::Transport`] seam with
-//! its in-memory implementation; the QUIC transport (driven in simulated time) comes later.
+//! This crate holds the **radio channel model**, the [`transport::Transport`] seam with its
+//! in-memory implementation, and QUIC ([`quic`]): `quinn-proto` connections driven in
+//! simulated time over the radio model ([`quic::SimQuicTransport`]), the site PKI, the
+//! safety layer over the black channel, and real mode (`quinn` over loopback UDP).
 //!
 //! # Design
 //!

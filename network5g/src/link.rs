@@ -466,12 +466,13 @@ impl UeLink {
                 }
             }
         };
-        let Some(sinr) = self.data_sinr_db(net, dir) else {
+        let Some(full_sinr) = self.data_sinr_db(net, dir) else {
             return Delivery::Lost {
                 reason: LossReason::NoLink,
             };
         };
-        let rate = net.full_cell_rate_bps(sinr, dir) / sharing_ues.max(1) as f64;
+        let (sinr, fraction) = allocation(net, full_sinr, dir);
+        let rate = fraction * net.full_cell_rate_bps(sinr, dir) / sharing_ues.max(1) as f64;
         if rate.is_nan() || rate <= 0.0 {
             return Delivery::Lost {
                 reason: LossReason::NoRate,
@@ -525,4 +526,26 @@ impl UeLink {
             harq_tries: tries,
         }
     }
+}
+
+/// The share of the carrier a packet is sent on and the SINR it sees there.
+///
+/// Downlink: the whole carrier. Uplink: a power-limited UE (full-carrier SINR below the
+/// most robust MCS) is granted fewer resource blocks and concentrates its power on them —
+/// SINR rises by 10·log10(1/fraction) — down to one resource block; otherwise the whole
+/// carrier.
+pub fn allocation<T: TerrainProfile>(
+    net: &CellNetwork<T>,
+    full_sinr_db: f64,
+    dir: Direction,
+) -> (f64, f64) {
+    let floor = net.config().link.lowest_mcs_sinr_db;
+    if dir == Direction::Downlink || full_sinr_db >= floor {
+        return (full_sinr_db, 1.0);
+    }
+    let min_fraction = 1.0 / f64::from(net.config().carrier.resource_blocks().max(1));
+    let fraction = 10f64
+        .powf((full_sinr_db - floor) / 10.0)
+        .clamp(min_fraction, 1.0);
+    (full_sinr_db - 10.0 * fraction.log10(), fraction)
 }

@@ -103,7 +103,8 @@ impl<T: TerrainProfile> RadioSim<T> {
         else {
             return 0.0;
         };
-        self.net.full_cell_rate_bps(sinr, dir) / self.attached_count(cell).max(1) as f64
+        let (sinr, fraction) = crate::link::allocation(&self.net, sinr, dir);
+        fraction * self.net.full_cell_rate_bps(sinr, dir) / self.attached_count(cell).max(1) as f64
     }
 
     /// Metrics of `ue` with the current rate shares filled in.

@@ -4,10 +4,11 @@
 
 pub mod channel;
 pub mod pki;
+pub mod real;
 pub mod safety;
 pub mod sim;
 
 pub use channel::{site_radio_config, Channel, FixedChannel, RadioChannel, SiteTerrain};
 pub use pki::{SitePki, ALPN, DISPATCHER_NAME};
 pub use safety::{Reject, SafetyCounters, Sealed, TruckKey, Verifier, Way};
-pub use sim::{SimQuicConfig, SimQuicTransport};
+pub use sim::{frame, split_frames, SimQuicConfig, SimQuicTransport, MAX_FRAME};

@@ -195,7 +195,11 @@ mod tests {
         assert_ne!(a.ca, c.ca);
         assert_eq!(a.truck_of(a.trucks[1].cert.as_ref()), Some(1));
         assert_eq!(a.truck_of(c.trucks[1].cert.as_ref()), None);
-        a.server_tls().unwrap();
-        a.client_tls(0).unwrap();
+        // nothing replayable: no tickets, no early data, no resumption
+        let s = a.server_tls().unwrap();
+        assert_eq!(s.send_tls13_tickets, 0);
+        assert_eq!(s.max_early_data_size, 0);
+        let c = a.client_tls(0).unwrap();
+        assert!(!c.enable_early_data);
     }
 }

@@ -161,26 +161,44 @@ impl Conn {
             }
             let _ = chunks.finalize();
         }
-        while !rx.poisoned && rx.buf.len() >= 4 {
-            let len = u32::from_le_bytes([rx.buf[0], rx.buf[1], rx.buf[2], rx.buf[3]]) as usize;
-            if len > MAX_FRAME {
+        if !rx.poisoned {
+            let (frames, ok) = split_frames(&mut rx.buf);
+            out = frames;
+            if !ok {
                 *garbage += 1;
                 rx.poisoned = true;
                 rx.buf = Vec::new();
                 let _ = self.conn.recv_stream(id).stop(VarInt::from_u32(1));
-                break;
             }
-            if rx.buf.len() < 4 + len {
-                break;
-            }
-            out.push(rx.buf[4..4 + len].to_vec());
-            rx.buf.drain(..4 + len);
         }
         out
     }
 }
 
-fn frame(sealed: Vec<u8>) -> Vec<u8> {
+/// Takes the complete length-prefixed frames off the front of `buf` (a stream's received
+/// bytes); an incomplete frame stays. `false` when a length exceeds [`MAX_FRAME`]: the
+/// stream is garbage and the caller stops reading it.
+pub fn split_frames(buf: &mut Vec<u8>) -> (Vec<Vec<u8>>, bool) {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while buf.len() - at >= 4 {
+        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        if len > MAX_FRAME {
+            buf.drain(..at);
+            return (out, false);
+        }
+        if buf.len() - at < 4 + len {
+            break;
+        }
+        out.push(buf[at + 4..at + 4 + len].to_vec());
+        at += 4 + len;
+    }
+    buf.drain(..at);
+    (out, true)
+}
+
+/// A sealed frame with its length prefix, as it goes on a stream.
+pub fn frame(sealed: Vec<u8>) -> Vec<u8> {
     let mut v = Vec::with_capacity(4 + sealed.len());
     v.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
     v.extend_from_slice(&sealed);

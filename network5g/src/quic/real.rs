@@ -1,0 +1,363 @@
+//! Real mode: `quinn` over UDP with the same PKI (mutual TLS, site CA), the same stream
+//! framing and the same safety layer as the simulated transport. Wall-clock time is read
+//! only here, for the safety layer's issue and expiry times.
+//!
+//! * [`serve`]: the dispatcher side — accepts trucks, identifies each by its certificate,
+//!   checks every frame, hands messages to a handler and sends its replies back sealed.
+//! * [`TruckLink`]: one truck's connection — sends messages (streams or datagrams by class)
+//!   and receives checked dispatcher messages.
+
+use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
+use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
+use super::sim::{frame, split_frames};
+use bytes::Bytes;
+use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
+use site::TruckId;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Validity of a command / datagram after issue, µs.
+const COMMAND_TTL_US: u64 = 3_000_000;
+const DATAGRAM_TTL_US: u64 = 1_000_000;
+
+/// Why real mode failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RealError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("connect: {0}")]
+    Connect(#[from] quinn::ConnectError),
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    #[error("only loopback addresses are allowed, not {0}")]
+    NotLoopback(SocketAddr),
+    #[error("stream: {0}")]
+    Write(#[from] quinn::WriteError),
+}
+
+/// Wall-clock microseconds since the Unix epoch (the safety layer's clock in real mode).
+#[allow(clippy::disallowed_methods)] // real mode runs on the wall clock by definition
+pub fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn loopback(addr: SocketAddr) -> Result<SocketAddr, RealError> {
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(RealError::NotLoopback(addr))
+    }
+}
+
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut tc = quinn::TransportConfig::default();
+    tc.max_idle_timeout(Some(quinn::VarInt::from_u32(5_000).into()))
+        .keep_alive_interval(Some(std::time::Duration::from_millis(500)));
+    Arc::new(tc)
+}
+
+/// The dispatcher's UDP endpoint on `addr` (loopback only).
+pub fn server_endpoint(pki: &SitePki, addr: SocketAddr) -> Result<quinn::Endpoint, RealError> {
+    let mut sc = quinn::ServerConfig::with_crypto(pki.quic_server()?);
+    sc.transport_config(transport());
+    Ok(quinn::Endpoint::server(sc, loopback(addr)?)?)
+}
+
+/// The site master key of the safety layer derived from the PKI seed.
+pub fn master_key(seed: u64) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    for (k, c) in m.chunks_mut(8).enumerate() {
+        let v = crate::shadowing::derive_seed(seed, 0x5AFE, k as u64);
+        c.copy_from_slice(&v.to_le_bytes());
+    }
+    m
+}
+
+/// What the dispatcher side counted.
+#[derive(Clone, Debug, Default)]
+pub struct ServeStats {
+    pub connections: u64,
+    pub refused: u64,
+    pub safety: SafetyCounters,
+    pub garbage: u64,
+}
+
+/// Serves trucks until the endpoint is closed. `handler` gets every checked message and
+/// returns the replies (addressed to that truck).
+pub async fn serve<F>(
+    endpoint: quinn::Endpoint,
+    pki: Arc<SitePki>,
+    master: [u8; 32],
+    handler: F,
+    stats: Arc<Mutex<ServeStats>>,
+) where
+    F: Fn(UpMsg) -> Vec<DownMsg> + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    while let Some(incoming) = endpoint.accept().await {
+        let pki = pki.clone();
+        let handler = handler.clone();
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let Ok(conn) = incoming.await else {
+                if let Ok(mut s) = stats.lock() {
+                    s.refused += 1;
+                }
+                return;
+            };
+            let truck = conn
+                .peer_identity()
+                .and_then(|id| {
+                    id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                        .ok()
+                })
+                .and_then(|c| c.first().and_then(|c| pki.truck_of(c.as_ref())));
+            let Some(truck) = truck else {
+                conn.close(quinn::VarInt::from_u32(2), b"unknown truck");
+                return;
+            };
+            if let Ok(mut s) = stats.lock() {
+                s.connections += 1;
+            }
+            let _ = handle_truck(conn, truck, master, handler, stats).await;
+        });
+    }
+}
+
+async fn handle_truck<F>(
+    conn: quinn::Connection,
+    truck: u32,
+    master: [u8; 32],
+    handler: Arc<F>,
+    stats: Arc<Mutex<ServeStats>>,
+) -> Result<(), RealError>
+where
+    F: Fn(UpMsg) -> Vec<DownMsg> + Send + Sync + 'static,
+{
+    let key = TruckKey::derive(&master, truck);
+    let verify = Arc::new(Mutex::new(Verifier::new(key.clone(), Way::Up, truck)));
+    let mut down = conn.open_uni().await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    // datagrams
+    {
+        let conn = conn.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Ok(d) = conn.read_datagram().await {
+                if tx.send(d.to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    // the truck's stream(s)
+    {
+        let conn = conn.clone();
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            while let Ok(mut recv) = conn.accept_uni().await {
+                let tx = tx.clone();
+                let stats = stats.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
+                        buf.extend_from_slice(&chunk.bytes);
+                        let (frames, ok) = split_frames(&mut buf);
+                        for f in frames {
+                            let _ = tx.send(f);
+                        }
+                        if !ok {
+                            if let Ok(mut s) = stats.lock() {
+                                s.garbage += 1;
+                            }
+                            let _ = recv.stop(quinn::VarInt::from_u32(1));
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    }
+    let mut seq = 0u64;
+    while let Some(bytes) = rx.recv().await {
+        let now = wall_us();
+        let r = verify
+            .lock()
+            .map_err(|_| Reject::Undecodable)
+            .and_then(|mut v| v.open(now, &bytes))
+            .and_then(|f| {
+                let m: UpMsg = decode(&f.payload).map_err(|_| Reject::Undecodable)?;
+                if m.truck != TruckId(truck) {
+                    return Err(Reject::Misaddressed);
+                }
+                Ok(m)
+            });
+        if let Ok(mut s) = stats.lock() {
+            s.safety.count(r.as_ref().map(|_| ()).map_err(|e| *e));
+        }
+        let Ok(m) = r else { continue };
+        for reply in handler(m) {
+            if reply.truck != TruckId(truck) {
+                continue;
+            }
+            seq += 1;
+            let now = wall_us();
+            let payload = encode(&reply);
+            if matches!(reply.body, DispatchMsg::Heartbeat) {
+                let sealed = key.seal(Way::Down, truck, seq, now, now + DATAGRAM_TTL_US, payload);
+                let _ = conn.send_datagram(Bytes::from(sealed));
+            } else {
+                let sealed = key.seal(Way::Down, truck, seq, now, now + COMMAND_TTL_US, payload);
+                down.write_all(&frame(sealed)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One truck's real connection to the dispatcher.
+pub struct TruckLink {
+    pub truck: u32,
+    pub conn: quinn::Connection,
+    endpoint: quinn::Endpoint,
+    up: quinn::SendStream,
+    key: TruckKey,
+    seq: u64,
+    inbox: mpsc::UnboundedReceiver<DownMsg>,
+    pub safety: Arc<Mutex<SafetyCounters>>,
+}
+
+impl TruckLink {
+    /// Connects truck `truck` with certificate `cert_of` (normally the same PKI as the
+    /// server's) to `server` on loopback.
+    pub async fn connect(
+        pki: &SitePki,
+        truck: u32,
+        master: [u8; 32],
+        server: SocketAddr,
+    ) -> Result<TruckLink, RealError> {
+        let server = loopback(server)?;
+        let mut endpoint = quinn::Endpoint::client(SocketAddr::new(server.ip(), 0))?;
+        let mut cc = quinn::ClientConfig::new(pki.quic_client(truck as usize)?);
+        cc.transport_config(transport());
+        endpoint.set_default_client_config(cc);
+        let conn = endpoint.connect(server, DISPATCHER_NAME)?.await?;
+        let up = conn.open_uni().await?;
+        let key = TruckKey::derive(&master, truck);
+        let (tx, inbox) = mpsc::unbounded_channel();
+        let safety = Arc::new(Mutex::new(SafetyCounters::default()));
+        let verify = Arc::new(Mutex::new(Verifier::new(key.clone(), Way::Down, truck)));
+        let check = {
+            let safety = safety.clone();
+            move |bytes: &[u8]| -> Option<DownMsg> {
+                let r = verify
+                    .lock()
+                    .map_err(|_| Reject::Undecodable)
+                    .and_then(|mut v| v.open(wall_us(), bytes))
+                    .and_then(|f| {
+                        let m: DownMsg = decode(&f.payload).map_err(|_| Reject::Undecodable)?;
+                        if m.truck != TruckId(truck) {
+                            return Err(Reject::Misaddressed);
+                        }
+                        Ok(m)
+                    });
+                if let Ok(mut s) = safety.lock() {
+                    s.count(r.as_ref().map(|_| ()).map_err(|e| *e));
+                }
+                r.ok()
+            }
+        };
+        let check = Arc::new(check);
+        {
+            let conn = conn.clone();
+            let tx = tx.clone();
+            let check = check.clone();
+            tokio::spawn(async move {
+                while let Ok(d) = conn.read_datagram().await {
+                    if let Some(m) = check(&d) {
+                        let _ = tx.send(m);
+                    }
+                }
+            });
+        }
+        {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                while let Ok(mut recv) = conn.accept_uni().await {
+                    let tx = tx.clone();
+                    let check = check.clone();
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
+                            buf.extend_from_slice(&chunk.bytes);
+                            let (frames, ok) = split_frames(&mut buf);
+                            for f in frames {
+                                if let Some(m) = check(&f) {
+                                    let _ = tx.send(m);
+                                }
+                            }
+                            if !ok {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        Ok(TruckLink {
+            truck,
+            conn,
+            endpoint,
+            up,
+            key,
+            seq: 0,
+            inbox,
+            safety,
+        })
+    }
+
+    /// Sends a message: telemetry and heartbeats as datagrams, the rest on the stream.
+    pub async fn send(&mut self, msg: &UpMsg) -> Result<(), RealError> {
+        self.seq += 1;
+        let now = wall_us();
+        let payload = encode(msg);
+        if matches!(msg.body, TruckMsg::Telemetry(_) | TruckMsg::Heartbeat) {
+            let sealed = self.key.seal(
+                Way::Up,
+                self.truck,
+                self.seq,
+                now,
+                now + DATAGRAM_TTL_US,
+                payload,
+            );
+            let _ = self.conn.send_datagram(Bytes::from(sealed));
+        } else {
+            let sealed = self.key.seal(
+                Way::Up,
+                self.truck,
+                self.seq,
+                now,
+                now + COMMAND_TTL_US,
+                payload,
+            );
+            self.up.write_all(&frame(sealed)).await?;
+        }
+        Ok(())
+    }
+
+    /// The next checked message from the dispatcher (`None` when the connection is gone).
+    pub async fn recv(&mut self) -> Option<DownMsg> {
+        self.inbox.recv().await
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        self.conn.close(quinn::VarInt::from_u32(0), b"bye");
+        self.endpoint.wait_idle().await;
+    }
+}
