@@ -44,9 +44,9 @@ enum Command {
         /// Write the JSON report here.
         #[arg(long)]
         report: Option<PathBuf>,
-        /// Transport: `quic` (simulated QUIC over the site's 5G radio model) or `memory`
-        /// (fixed 5 ms, lossless).
-        #[arg(long, default_value = "quic", value_parser = ["quic", "memory"])]
+        /// Transport: `memory` (fixed 5 ms, lossless) or `quic` (simulated QUIC over the
+        /// site's 5G radio model; trucks in radio shadow stop and wait to be re-armed).
+        #[arg(long, default_value = "memory", value_parser = ["quic", "memory"])]
         transport: String,
         /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
         #[arg(long)]

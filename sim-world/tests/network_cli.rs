@@ -23,7 +23,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn default_run_is_simulated_quic_with_link_metrics() {
+fn quic_run_reports_link_metrics() {
     let report = tmp("r.json");
     let path = report.to_str().expect("utf-8 path");
     let (code, out, err) = minesim(&[
@@ -34,6 +34,8 @@ fn default_run_is_simulated_quic_with_link_metrics() {
         "10s",
         "--seed",
         "2",
+        "--transport",
+        "quic",
         "--report",
         path,
     ]);
@@ -58,17 +60,10 @@ fn default_run_is_simulated_quic_with_link_metrics() {
     }
     assert!(n["kpis"]["commands_delivered"].as_u64().expect("count") > 0);
     assert!(n["kpis"]["command_latency_p99_ms"].as_f64().is_some());
-    // the in-memory transport is still there
-    let (code, _, err) = minesim(&[
-        "run",
-        "--trucks",
-        "2",
-        "--duration",
-        "2s",
-        "--transport",
-        "memory",
-    ]);
+    // the in-memory transport is the default
+    let (code, out, err) = minesim(&["run", "--trucks", "2", "--duration", "2s"]);
     assert_eq!(code, 0, "{err}");
+    assert!(out.contains("in-memory"), "{out}");
 }
 
 #[test]
