@@ -8,6 +8,8 @@
 pub mod app;
 pub mod physics;
 pub mod report;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 pub mod world;
 
 pub use world::{SimConfig, SimError, SimWorld};
