@@ -9,6 +9,8 @@ pub mod app;
 pub mod net;
 pub mod physics;
 pub mod report;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 pub mod world;
 
 pub use net::NetworkChoice;

@@ -63,6 +63,8 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Open the 3D viewer (needs a build with `--features viewer`).
+    View(ViewArgs),
     /// Work with site files.
     Site {
         #[command(subcommand)]
@@ -290,6 +292,7 @@ fn main() -> ExitCode {
                 .and_then(|s| coverage(&Arc::new(s), step, &output))
         }
         Command::Site { command } => site_cmd(command),
+        Command::View(args) => view(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -297,5 +300,80 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `minesim view`: the 3D viewer, or one screenshot of it.
+#[derive(clap::Args, Debug)]
+#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+struct ViewArgs {
+    /// Site file (TOML). Default: the default site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// Number of trucks.
+    #[arg(long, default_value_t = 100, value_parser = parse_trucks)]
+    trucks: usize,
+    /// Seed of every random draw in the run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Save one PNG of the view and exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Simulate headlessly up to this time before the first frame, e.g. 90s, 15m.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    at: SimDuration,
+    /// Camera: overview, follow:TRUCK (chase) or top:TRUCK (top-down).
+    #[arg(long, default_value = "overview")]
+    camera: String,
+    /// Overlays on at start: comma-separated routes, claims, queues, links, coverage, or all.
+    #[arg(long, default_value = "")]
+    overlays: String,
+}
+
+#[cfg(not(feature = "viewer"))]
+fn view(_args: ViewArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this minesim was built without the 3D viewer; build it with\n  cargo build --release -p sim-world --features viewer\nand run ./target/release/minesim view"
+    )
+}
+
+#[cfg(feature = "viewer")]
+fn view(args: ViewArgs) -> anyhow::Result<()> {
+    use sim_world::viewer::{self, CameraChoice, OverlayKind, ShotOptions, ViewerOptions};
+    let camera: CameraChoice = args.camera.parse().map_err(anyhow::Error::msg)?;
+    let overlays = OverlayKind::parse_list(&args.overlays).map_err(anyhow::Error::msg)?;
+    if let CameraChoice::Follow(n) | CameraChoice::Top(n) = camera {
+        anyhow::ensure!(
+            (n as usize) < args.trucks,
+            "--camera names truck {n}, there are {} (0..{})",
+            args.trucks,
+            args.trucks
+        );
+    }
+    let path = args.site.unwrap_or_else(default_site);
+    let site = site::file::load(&path)?;
+    let cfg = SimConfig {
+        trucks: args.trucks,
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    let sim = SimWorld::new(Arc::new(site), cfg)
+        .with_context(|| format!("cannot start on {}", path.display()))?;
+    let opts = ViewerOptions {
+        start_at: site::SimTime(args.at.micros()),
+        screenshot: args.screenshot.map(|path| ShotOptions {
+            path,
+            camera,
+            overlays: overlays.clone(),
+        }),
+        width: 1280,
+        height: 720,
+        camera,
+        overlays,
+    };
+    let mut app = viewer::build_app(sim, &opts);
+    match app.run() {
+        bevy::app::AppExit::Success => Ok(()),
+        bevy::app::AppExit::Error(code) => anyhow::bail!("viewer exited with code {code}"),
     }
 }

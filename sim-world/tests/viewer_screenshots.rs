@@ -1,0 +1,262 @@
+//! The viewer renders the default site with 100 trucks (software Vulkan under Xvfb) and saves
+//! three screenshots: the overview, a followed truck with its overlays, and the SINR coverage
+//! heatmap. The pictures are checked: not blank, truck paint where the trucks project, the
+//! heatmap's colours over the terrain.
+//!
+//! Needs `Xvfb` and a Vulkan driver (Mesa llvmpipe): `scripts/test` installs them. The test
+//! starts its own Xvfb on a free display and stops it.
+#![cfg(feature = "viewer")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Xvfb {
+    child: Child,
+    display: String,
+    runtime: PathBuf,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.runtime);
+    }
+}
+
+fn start_xvfb() -> Xvfb {
+    let n = (90..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        })
+        .expect("a free X display number");
+    let display = format!(":{n}");
+    let child = Command::new("Xvfb")
+        .args([&display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb must be installed (scripts/test installs it: apt-get install xvfb)");
+    for _ in 0..100 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runtime = std::env::temp_dir().join(format!("minesim-xdg-{}", std::process::id()));
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    Xvfb {
+        child,
+        display,
+        runtime,
+    }
+}
+
+struct Shot {
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+    side: serde_json::Value,
+}
+
+impl Shot {
+    fn px(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+    fn all(&self) -> impl Iterator<Item = [u8; 3]> + '_ {
+        self.rgb.chunks_exact(3).map(|c| [c[0], c[1], c[2]])
+    }
+}
+
+fn is_truck_paint(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    r > 150 && g > 95 && b < 90 && r - b > 100 && g - b > 60
+}
+
+fn is_heatmap(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    let hi = r.max(g).max(b);
+    let lo = r.min(g).min(b);
+    hi - lo > 70
+}
+
+fn shoot(x: &Xvfb, dir: &Path, name: &str, args: &[&str]) -> Shot {
+    let png = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&png);
+    let out = Command::new(env!("CARGO_BIN_EXE_minesim"))
+        .args(["view", "--trucks", "100", "--seed", "1", "--screenshot"])
+        .arg(&png)
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("DISPLAY", &x.display)
+        .env("XDG_RUNTIME_DIR", &x.runtime)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("run minesim view");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "minesim view {name} failed: {}\nstdout:\n{stdout}\nstderr (tail):\n{}",
+        out.status,
+        stderr
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for line in stdout.lines().filter(|l| l.starts_with("frame time")) {
+        eprintln!("{name}: {line}");
+    }
+    let file = std::fs::File::open(&png).expect("the screenshot exists");
+    let mut dec = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; dec.output_buffer_size().expect("buffer size")];
+    let info = dec.next_frame(&mut buf).expect("PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb, "{name}: RGB PNG");
+    buf.truncate(info.buffer_size());
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(png.with_extension("json")).expect("sidecar"),
+    )
+    .expect("sidecar JSON");
+    Shot {
+        width: info.width as usize,
+        height: info.height as usize,
+        rgb: buf,
+        side,
+    }
+}
+
+fn assert_not_blank(s: &Shot, name: &str) {
+    let mut colours = std::collections::HashSet::new();
+    let (mut sum, mut sum2, mut n) = (0.0f64, 0.0f64, 0.0f64);
+    for p in s.all() {
+        colours.insert([p[0] >> 3, p[1] >> 3, p[2] >> 3]);
+        let l = 0.3 * p[0] as f64 + 0.59 * p[1] as f64 + 0.11 * p[2] as f64;
+        sum += l;
+        sum2 += l * l;
+        n += 1.0;
+    }
+    let sd = (sum2 / n - (sum / n).powi(2)).max(0.0).sqrt();
+    assert!(
+        colours.len() > 300,
+        "{name}: only {} colours",
+        colours.len()
+    );
+    assert!(sd > 12.0, "{name}: luminance deviation {sd:.1}");
+}
+
+/// Share of projected truck positions with truck paint within `r` pixels.
+fn truck_hits(s: &Shot, r: i64) -> (usize, usize) {
+    let pts = s.side["projected"].as_array().expect("projected");
+    let mut hit = 0;
+    for p in pts {
+        let (x, y) = (
+            p[0].as_f64().expect("x") as i64,
+            p[1].as_f64().expect("y") as i64,
+        );
+        let found = (-r..=r).any(|dy| {
+            (-r..=r).any(|dx| {
+                let (px, py) = (x + dx, y + dy);
+                px >= 0
+                    && py >= 0
+                    && (px as usize) < s.width
+                    && (py as usize) < s.height
+                    && is_truck_paint(s.px(px as usize, py as usize))
+            })
+        });
+        if found {
+            hit += 1;
+        }
+    }
+    (hit, pts.len())
+}
+
+#[test]
+fn viewer_screenshots_show_the_mine() {
+    let x = start_xvfb();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer-shots");
+    std::fs::create_dir_all(&dir).expect("shot dir");
+
+    let overview = shoot(
+        &x,
+        &dir,
+        "overview",
+        &["--at", "60s", "--camera", "overview"],
+    );
+    assert_eq!((overview.width, overview.height), (1280, 720));
+    assert_not_blank(&overview, "overview");
+    let (hit, n) = truck_hits(&overview, 4);
+    eprintln!("overview: truck paint at {hit} of {n} projected trucks");
+    assert!(n >= 50, "overview: only {n} trucks in view");
+    assert!(hit * 10 >= n * 7, "overview: truck paint at {hit} of {n}");
+    // Where no truck projects, the paint is rare: the check is not fooled by the terrain.
+    let paint = overview.all().filter(|p| is_truck_paint(*p)).count();
+    assert!(
+        paint < overview.width * overview.height / 20,
+        "overview: {paint} paint pixels"
+    );
+
+    let follow = shoot(
+        &x,
+        &dir,
+        "follow",
+        &[
+            "--at",
+            "90s",
+            "--camera",
+            "follow:7",
+            "--overlays",
+            "routes,claims,queues,links",
+        ],
+    );
+    assert_not_blank(&follow, "follow");
+    assert_eq!(follow.side["selected"].as_u64(), Some(7));
+    // The followed truck sits in the middle third of the picture, in its paint.
+    let (w, h) = (follow.width, follow.height);
+    let centre_paint = (h / 3..2 * h / 3)
+        .flat_map(|y| (w / 3..2 * w / 3).map(move |x| (x, y)))
+        .filter(|&(x, y)| is_truck_paint(follow.px(x, y)))
+        .count();
+    assert!(
+        centre_paint > 400,
+        "follow: {centre_paint} paint pixels in the centre"
+    );
+
+    let cover = shoot(
+        &x,
+        &dir,
+        "coverage",
+        &[
+            "--at",
+            "60s",
+            "--camera",
+            "overview",
+            "--overlays",
+            "coverage",
+        ],
+    );
+    assert_not_blank(&cover, "coverage");
+    let frac =
+        |s: &Shot| s.all().filter(|p| is_heatmap(*p)).count() as f64 / (s.width * s.height) as f64;
+    let (f0, f1) = (frac(&overview), frac(&cover));
+    eprintln!("saturated pixels: overview {f0:.3}, coverage {f1:.3}");
+    assert!(
+        f1 > f0 + 0.2,
+        "coverage heatmap not visible: {f0:.3} -> {f1:.3}"
+    );
+    let (hit, n) = truck_hits(&cover, 4);
+    assert!(
+        hit * 2 >= n,
+        "coverage: trucks hidden by the heatmap ({hit} of {n})"
+    );
+    eprintln!("screenshots in {}", dir.display());
+}
