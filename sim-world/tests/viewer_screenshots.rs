@@ -80,7 +80,7 @@ fn is_heatmap(p: [u8; 3]) -> bool {
     let [r, g, b] = p.map(i32::from);
     let hi = r.max(g).max(b);
     let lo = r.min(g).min(b);
-    hi - lo > 70
+    hi - lo > 40
 }
 
 fn shoot(x: &Xvfb, dir: &Path, name: &str, args: &[&str]) -> Shot {
