@@ -320,8 +320,8 @@ struct ViewArgs {
     #[arg(long)]
     screenshot: Option<PathBuf>,
     /// Simulate headlessly up to this time before the first frame, e.g. 90s, 15m.
-    #[arg(long, default_value = "0s", value_parser = parse_duration)]
-    at: SimDuration,
+    #[arg(long, value_parser = parse_duration)]
+    at: Option<SimDuration>,
     /// Camera: overview, follow:TRUCK (chase) or top:TRUCK (top-down).
     #[arg(long, default_value = "overview")]
     camera: String,
@@ -360,7 +360,7 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
     let sim = SimWorld::new(Arc::new(site), cfg)
         .with_context(|| format!("cannot start on {}", path.display()))?;
     let opts = ViewerOptions {
-        start_at: site::SimTime(args.at.micros()),
+        start_at: site::SimTime(args.at.map_or(0, |d| d.micros())),
         screenshot: args.screenshot.map(|path| ShotOptions {
             path,
             camera,

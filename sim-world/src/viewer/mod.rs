@@ -109,9 +109,6 @@ impl Plugin for ViewerPlugin {
 /// (the same steps as `minesim run`), then adds the window, the renderer and the viewer.
 pub fn build_app(sim: SimWorld, opts: &ViewerOptions) -> App {
     let mut app = make_app(sim);
-    while world(&app).now < opts.start_at {
-        step(&mut app);
-    }
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
             title: "minesim".into(),
@@ -126,6 +123,11 @@ pub fn build_app(sim: SimWorld, opts: &ViewerOptions) -> App {
     opts.camera.apply(&mut rig, &mut sel);
     app.insert_resource(rig);
     app.insert_resource(sel);
+    // Simulate up to the start time (the same steps as `minesim run`; the viewer's event
+    // recorder in `SimStep` sees them).
+    while world(&app).now < opts.start_at {
+        step(&mut app);
+    }
     if let Some(s) = &opts.screenshot {
         app.insert_resource(shot::ShotPlan::new(s.clone()));
         app.add_plugins(shot::plugin);

@@ -89,7 +89,7 @@ pub fn link_of(net: &CellNetwork<SiteTerrain>, x: f64, y: f64) -> Option<TruckLi
     })
 }
 
-/// The coverage grid: the whole terrain every 25 m.
+/// The coverage grid: the whole terrain every 40 m.
 pub fn coverage(net: &CellNetwork<SiteTerrain>, site: &Site) -> CoverageMap {
     let t = &site.terrain;
     net.coverage_map(CoverageArea {
@@ -97,7 +97,7 @@ pub fn coverage(net: &CellNetwork<SiteTerrain>, site: &Site) -> CoverageMap {
         y_min: t.origin[1],
         x_max: t.origin[0] + t.width(),
         y_max: t.origin[1] + t.depth(),
-        spacing_m: 25.0,
+        spacing_m: 40.0,
     })
 }
 
