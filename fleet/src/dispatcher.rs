@@ -252,7 +252,9 @@ impl Dispatcher {
             return;
         };
         match &msg.body {
-            TruckMsg::Hello(_) | TruckMsg::Heartbeat => {}
+            // a rostered truck announces its real dimensions
+            TruckMsg::Hello(info) => v.info = *info,
+            TruckMsg::Heartbeat => {}
             TruckMsg::Telemetry(t) => {
                 v.telemetry = Some(*t);
                 let xy = [t.pos[0], t.pos[1]];

@@ -472,7 +472,7 @@ impl UeLink {
             };
         };
         let (sinr, fraction) = allocation(net, full_sinr, dir);
-        let rate = fraction * net.full_cell_rate_bps(sinr, dir) / sharing_ues.max(1) as f64;
+        let rate = shared_fraction(fraction, sharing_ues) * net.full_cell_rate_bps(sinr, dir);
         if rate.is_nan() || rate <= 0.0 {
             return Delivery::Lost {
                 reason: LossReason::NoRate,
@@ -526,6 +526,14 @@ impl UeLink {
             harq_tries: tries,
         }
     }
+}
+
+/// The share of the carrier a UE gets: what its power allows (`fraction`, from
+/// [`allocation`]) but no more than an equal share among the `sharing_ues` on its cell. A
+/// power-limited UE on a few resource blocks is not slowed further by its neighbours: they
+/// use the other blocks.
+pub fn shared_fraction(fraction: f64, sharing_ues: usize) -> f64 {
+    fraction.min(1.0 / sharing_ues.max(1) as f64)
 }
 
 /// The share of the carrier a packet is sent on and the SINR it sees there.

@@ -104,7 +104,8 @@ impl<T: TerrainProfile> RadioSim<T> {
             return 0.0;
         };
         let (sinr, fraction) = crate::link::allocation(&self.net, sinr, dir);
-        fraction * self.net.full_cell_rate_bps(sinr, dir) / self.attached_count(cell).max(1) as f64
+        crate::link::shared_fraction(fraction, self.attached_count(cell))
+            * self.net.full_cell_rate_bps(sinr, dir)
     }
 
     /// Metrics of `ue` with the current rate shares filled in.

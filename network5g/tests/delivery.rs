@@ -144,3 +144,35 @@ fn harq_losses_match_the_residual_loss_probability() {
         "observed {observed}, expected {p} ± {sd}"
     );
 }
+
+#[test]
+fn a_power_limited_uplink_is_not_slowed_by_neighbours_on_other_resource_blocks() {
+    let cfg = config_no_shadowing(&[(0.0, 0.0)]);
+    let mut sim = RadioSim::new(cfg, FlatTerrain::default(), 3).unwrap();
+    let far = sim.add_ue();
+    sim.step(far, 0, 12000.0, 0.0);
+    let alone = sim.rate_bps(far, Direction::Uplink);
+    let probe = sim.add_ue();
+    sim.step(probe, 0, 200.0, 0.0);
+    let near_share = sim.rate_bps(probe, Direction::Uplink);
+    // precondition: the far UE is power-limited, on a small part of the carrier
+    assert!(
+        alone > 0.0 && alone < near_share / 20.0,
+        "far {alone}, near {near_share}"
+    );
+    for k in 0..8 {
+        let u = sim.add_ue();
+        sim.step(u, 0, 150.0 + 10.0 * f64::from(k), 50.0);
+    }
+    let crowded = sim.rate_bps(far, Direction::Uplink);
+    assert!(
+        (crowded - alone).abs() <= 1e-9 * alone,
+        "a power-limited UE keeps its few blocks: alone {alone}, with 9 neighbours {crowded}"
+    );
+    // a UE that could use the whole carrier gets an equal share: 1/10 now, 1/2 before
+    let near_crowded = sim.rate_bps(probe, Direction::Uplink);
+    assert!(
+        (near_crowded - near_share * 2.0 / 10.0).abs() < 1e-6 * near_share,
+        "{near_crowded} vs {near_share}"
+    );
+}

@@ -46,8 +46,19 @@ enum Command {
         report: Option<PathBuf>,
         /// Transport: `memory` (fixed 5 ms, lossless) or `quic` (simulated QUIC over the
         /// site's 5G radio model; trucks in radio shadow stop and wait to be re-armed).
-        #[arg(long, default_value = "memory", value_parser = ["quic", "memory"])]
+        #[arg(long, default_value = "memory", value_parser = ["quic", "memory", "real"])]
         transport: String,
+        /// With `--transport real`: the dispatcher server (`dispatcher --listen`), on
+        /// loopback. The run is paced to the wall clock.
+        #[arg(long, default_value = "127.0.0.1:4433")]
+        dispatcher: std::net::SocketAddr,
+        /// With `--transport real`: the site PKI seed, as given to the dispatcher.
+        #[arg(long, default_value_t = 1)]
+        pki_seed: u64,
+        /// With `--transport real`: send packets straight to the dispatcher instead of
+        /// through the site's radio model.
+        #[arg(long)]
+        no_radio: bool,
         /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
         #[arg(long)]
         coverage: Option<PathBuf>,
@@ -141,6 +152,9 @@ struct RunArgs {
     seed: u64,
     report: Option<PathBuf>,
     transport: String,
+    dispatcher: std::net::SocketAddr,
+    pki_seed: u64,
+    no_radio: bool,
     coverage: Option<PathBuf>,
 }
 
@@ -152,6 +166,9 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         seed,
         report,
         transport,
+        dispatcher,
+        pki_seed,
+        no_radio,
         coverage: cov,
     } = a;
     let path = site.unwrap_or_else(default_site);
@@ -163,10 +180,14 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         trucks,
         seed,
         duration,
-        network: if transport == "memory" {
-            sim_world::NetworkChoice::InMemory
-        } else {
-            sim_world::NetworkChoice::QuicRadio
+        network: match transport.as_str() {
+            "memory" => sim_world::NetworkChoice::InMemory,
+            "real" => sim_world::NetworkChoice::Real {
+                server: dispatcher,
+                pki_seed,
+                radio: !no_radio,
+            },
+            _ => sim_world::NetworkChoice::QuicRadio,
         },
         ..SimConfig::default()
     };
@@ -182,9 +203,17 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     #[allow(clippy::disallowed_methods)] // the binary measures its own wall-clock speed
     let start = std::time::Instant::now();
     let mut next_update = 0u64;
+    let paced = world(&app).cfg.network.remote_dispatcher();
     while world(&app).now < end {
         step(&mut app);
         let w = world(&app);
+        if paced {
+            // real mode: simulated time keeps to the wall clock
+            let ahead = w.now.as_secs_f64() - start.elapsed().as_secs_f64();
+            if ahead > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(ahead));
+            }
+        }
         let secs = w.now.micros() / 1_000_000;
         if secs >= next_update {
             next_update = secs + 10;
@@ -275,6 +304,9 @@ fn main() -> ExitCode {
             seed,
             report,
             transport,
+            dispatcher,
+            pki_seed,
+            no_radio,
             coverage: cov,
         } => run(RunArgs {
             site,
@@ -283,6 +315,9 @@ fn main() -> ExitCode {
             seed,
             report,
             transport,
+            dispatcher,
+            pki_seed,
+            no_radio,
             coverage: cov,
         }),
         Command::Coverage { site, step, output } => {

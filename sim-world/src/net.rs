@@ -15,6 +15,21 @@ pub enum NetworkChoice {
     QuicRadio,
     /// Simulated QUIC over a fixed one-way delay with independent random loss.
     QuicFixed { one_way_ms: f64, loss: f64 },
+    /// Real mode: `quinn` over loopback UDP to a dispatcher server in another process,
+    /// each truck's packets through a relay that applies the site's radio model (`radio`)
+    /// or none. The run is paced to the wall clock and the in-process dispatcher is idle.
+    Real {
+        server: std::net::SocketAddr,
+        pki_seed: u64,
+        radio: bool,
+    },
+}
+
+impl NetworkChoice {
+    /// The dispatcher runs in another process.
+    pub fn remote_dispatcher(&self) -> bool {
+        matches!(self, NetworkChoice::Real { .. })
+    }
 }
 
 /// Builds the transport `cfg.network` asks for.
@@ -37,6 +52,37 @@ pub fn make_transport(
         NetworkChoice::QuicFixed { one_way_ms, loss } => {
             let ch = FixedChannel::new((one_way_ms * 1000.0).round() as u64, *loss, cfg.seed);
             Box::new(SimQuicTransport::new(cfg.trucks, ch, qcfg).map_err(|e| err(e.to_string()))?)
+        }
+        NetworkChoice::Real {
+            server,
+            pki_seed,
+            radio,
+        } => {
+            let channel: Option<Box<dyn network5g::quic::Channel + Send>> = if *radio {
+                let ch = RadioChannel::for_site(site.clone(), cfg.seed)
+                    .map_err(|e| err(e.to_string()))?;
+                Some(Box::new(ch))
+            } else {
+                None
+            };
+            let rcfg = network5g::quic::real_fleet::RealFleetConfig {
+                server: *server,
+                pki_seed: *pki_seed,
+                connect_timeout: std::time::Duration::from_secs(15),
+            };
+            let start: Vec<[f64; 2]> = site
+                .fleet_start(cfg.trucks, cfg.seed)
+                .unwrap_or_default()
+                .iter()
+                .map(|slot| {
+                    let p = site.roads.lane(slot.lane).point_at(slot.s).pos;
+                    [p[0], p[1]]
+                })
+                .collect();
+            Box::new(
+                network5g::quic::real_fleet::RealFleet::connect(&rcfg, &start, channel)
+                    .map_err(|e| err(format!("dispatcher at {server}: {e}")))?,
+            )
         }
     })
 }

@@ -276,13 +276,24 @@ impl Report {
                     k.command_latency_p50_ms, k.command_latency_p99_ms
                 ),
             ));
+            // with a remote dispatcher only the trucks' side is measured here (the
+            // dispatcher server prints what it sent and received)
+            let remote = k.commands_sent == 0 && k.commands_delivered > 0;
             rows.push((
                 "commands delivered",
-                format!("{} of {}", k.commands_delivered, k.commands_sent),
+                if remote {
+                    format!("{} (sent: see the dispatcher)", k.commands_delivered)
+                } else {
+                    format!("{} of {}", k.commands_delivered, k.commands_sent)
+                },
             ));
             rows.push((
                 "telemetry delivery",
-                format!("{:.2}%", k.telemetry_delivery_ratio * 100.0),
+                if remote {
+                    format!("{} sent (delivery: see the dispatcher)", k.telemetry_sent)
+                } else {
+                    format!("{:.2}%", k.telemetry_delivery_ratio * 100.0)
+                },
             ));
             rows.push(("handovers", k.handovers.to_string()));
             rows.push((

@@ -159,18 +159,13 @@ impl SimWorld {
             return Err(SimError::NoTrucks);
         }
         let capacity = site.capacity();
-        let mut slots = site
-            .spread_slots(cfg.trucks)
+        // The seed decides which truck starts where.
+        let slots = site
+            .fleet_start(cfg.trucks, cfg.seed)
             .ok_or(SimError::TooManyTrucks {
                 capacity,
                 asked: cfg.trucks,
             })?;
-        // The seed decides which truck starts where.
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        for i in (1..slots.len()).rev() {
-            let j = rng.random_range(0..=i);
-            slots.swap(i, j);
-        }
         let mut physics = Physics::new(&site, cfg.truck, cfg.physics_hz);
         let mut trucks = Vec::with_capacity(cfg.trucks);
         for (i, slot) in slots.iter().enumerate() {
@@ -387,7 +382,7 @@ impl SimWorld {
     /// The dispatcher's turn, every `dispatch_period`.
     pub fn dispatch(&mut self) {
         let now = self.now;
-        if now < self.next_dispatch {
+        if now < self.next_dispatch || self.cfg.network.remote_dispatcher() {
             return;
         }
         self.next_dispatch = now + self.cfg.dispatch_period;
@@ -440,14 +435,27 @@ impl SimWorld {
             }
         }
         self.metrics.touching = touching;
-        // Independent monitor: the true position against what the dispatcher granted.
+        // Independent monitor: the true position against what the dispatcher granted (with
+        // a remote dispatcher: against the last grant the truck received).
         let views = self.dispatcher.trucks();
+        let remote = self.cfg.network.remote_dispatcher();
         for (i, t) in self.trucks.iter_mut().enumerate() {
-            let Some(v) = views.get(&t.id) else { continue };
-            let Some(route) = &v.route else { continue };
-            if t.brain.route_id() != Some(route.route.id) {
-                continue;
-            }
+            let (route, granted) = if remote {
+                let (Some(route), Some(g)) = (t.brain.route(), t.brain.permission()) else {
+                    continue;
+                };
+                if g.route != route.route.id {
+                    continue;
+                }
+                (route, g.until_m)
+            } else {
+                let Some(v) = views.get(&t.id) else { continue };
+                let Some(route) = &v.route else { continue };
+                if t.brain.route_id() != Some(route.route.id) {
+                    continue;
+                }
+                (route, v.granted)
+            };
             let p = states[i].pos;
             let (d, _) = route.project(
                 [p[0], p[1]],
@@ -455,7 +463,7 @@ impl SimWorld {
                 t.brain.progress() + 20.0,
                 &self.site.roads,
             );
-            let over = d > v.granted + 0.3;
+            let over = d > granted + 0.3;
             if over && !t.metrics.in_violation {
                 t.metrics.violations += 1;
             }

@@ -149,6 +149,20 @@ impl Site {
         Some((0..n).map(|i| all[i * all.len() / n.max(1)]).collect())
     }
 
+    /// Where each truck of an `n`-truck fleet starts: [`Site::spread_slots`] shuffled by
+    /// `seed` (slot `k` is truck `k`'s). The simulation and a separate dispatcher process
+    /// compute the same roster from the same site, fleet size and seed.
+    pub fn fleet_start(&self, n: usize, seed: u64) -> Option<Vec<Slot>> {
+        use rand::{RngExt, SeedableRng};
+        let mut slots = self.spread_slots(n)?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for i in (1..slots.len()).rev() {
+            let j = rng.random_range(0..=i);
+            slots.swap(i, j);
+        }
+        Some(slots)
+    }
+
     pub fn capacity(&self) -> usize {
         self.start_slots(45.0).len()
     }

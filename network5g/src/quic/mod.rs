@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod pki;
 pub mod real;
+pub mod real_fleet;
 pub mod safety;
 pub mod sim;
 

@@ -87,8 +87,105 @@ pub struct ServeStats {
     pub garbage: u64,
 }
 
+/// Where the dispatcher side of real mode delivers what trucks send, and how it answers.
+///
+/// Every checked message arrives on [`Router::inbound`] with the truck it came from (the
+/// truck named by its certificate); [`Router::send`] seals a message and sends it on the
+/// connection of the truck it is addressed to: heartbeats as datagrams, everything else on
+/// the command stream, an e-stop on the stream and repeated as datagrams.
+pub struct Router {
+    pub inbound: mpsc::UnboundedReceiver<(u32, UpMsg)>,
+    outboxes: Outboxes,
+}
+
+type Outboxes =
+    Arc<Mutex<std::collections::BTreeMap<u32, (usize, mpsc::UnboundedSender<DownMsg>)>>>;
+
+impl Router {
+    /// Queues `msg` for its truck; `false` when that truck has no connection now.
+    pub fn send(&self, msg: DownMsg) -> bool {
+        let Ok(map) = self.outboxes.lock() else {
+            return false;
+        };
+        match map.get(&msg.truck.0) {
+            Some((_, tx)) => tx.send(msg).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Trucks connected now.
+    pub fn connected(&self) -> Vec<u32> {
+        self.outboxes
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Serves trucks until the endpoint is closed: the accept loop (run it as a task) and the
+/// [`Router`] through which the dispatcher reads and answers.
+pub fn serve_routed(
+    endpoint: quinn::Endpoint,
+    pki: Arc<SitePki>,
+    master: [u8; 32],
+    stats: Arc<Mutex<ServeStats>>,
+) -> (impl std::future::Future<Output = ()> + Send, Router) {
+    let (in_tx, inbound) = mpsc::unbounded_channel();
+    let outboxes: Outboxes = Arc::default();
+    let router = Router {
+        inbound,
+        outboxes: outboxes.clone(),
+    };
+    let accept = async move {
+        while let Some(incoming) = endpoint.accept().await {
+            let pki = pki.clone();
+            let stats = stats.clone();
+            let in_tx = in_tx.clone();
+            let outboxes = outboxes.clone();
+            tokio::spawn(async move {
+                let Ok(conn) = incoming.await else {
+                    if let Ok(mut s) = stats.lock() {
+                        s.refused += 1;
+                    }
+                    return;
+                };
+                let truck = conn
+                    .peer_identity()
+                    .and_then(|id| {
+                        id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                            .ok()
+                    })
+                    .and_then(|c| c.first().and_then(|c| pki.truck_of(c.as_ref())));
+                let Some(truck) = truck else {
+                    if let Ok(mut s) = stats.lock() {
+                        s.refused += 1;
+                    }
+                    conn.close(quinn::VarInt::from_u32(2), b"unknown truck");
+                    return;
+                };
+                if let Ok(mut s) = stats.lock() {
+                    s.connections += 1;
+                }
+                let id = conn.stable_id();
+                let (tx, rx) = mpsc::unbounded_channel();
+                if let Ok(mut m) = outboxes.lock() {
+                    // a reconnecting truck replaces its old connection
+                    m.insert(truck, (id, tx));
+                }
+                let _ = handle_truck(conn, truck, master, in_tx, rx, stats).await;
+                if let Ok(mut m) = outboxes.lock() {
+                    if m.get(&truck).is_some_and(|(cid, _)| *cid == id) {
+                        m.remove(&truck);
+                    }
+                }
+            });
+        }
+    };
+    (accept, router)
+}
+
 /// Serves trucks until the endpoint is closed. `handler` gets every checked message and
-/// returns the replies (addressed to that truck).
+/// returns the replies (each sent to the truck it is addressed to).
 pub async fn serve<F>(
     endpoint: quinn::Endpoint,
     pki: Arc<SitePki>,
@@ -98,47 +195,24 @@ pub async fn serve<F>(
 ) where
     F: Fn(UpMsg) -> Vec<DownMsg> + Send + Sync + 'static,
 {
-    let handler = Arc::new(handler);
-    while let Some(incoming) = endpoint.accept().await {
-        let pki = pki.clone();
-        let handler = handler.clone();
-        let stats = stats.clone();
-        tokio::spawn(async move {
-            let Ok(conn) = incoming.await else {
-                if let Ok(mut s) = stats.lock() {
-                    s.refused += 1;
-                }
-                return;
-            };
-            let truck = conn
-                .peer_identity()
-                .and_then(|id| {
-                    id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
-                        .ok()
-                })
-                .and_then(|c| c.first().and_then(|c| pki.truck_of(c.as_ref())));
-            let Some(truck) = truck else {
-                conn.close(quinn::VarInt::from_u32(2), b"unknown truck");
-                return;
-            };
-            if let Ok(mut s) = stats.lock() {
-                s.connections += 1;
-            }
-            let _ = handle_truck(conn, truck, master, handler, stats).await;
-        });
+    let (accept, mut router) = serve_routed(endpoint, pki, master, stats);
+    let accept = tokio::spawn(accept);
+    while let Some((_, m)) = router.inbound.recv().await {
+        for reply in handler(m) {
+            router.send(reply);
+        }
     }
+    accept.abort();
 }
 
-async fn handle_truck<F>(
+async fn handle_truck(
     conn: quinn::Connection,
     truck: u32,
     master: [u8; 32],
-    handler: Arc<F>,
+    deliver: mpsc::UnboundedSender<(u32, UpMsg)>,
+    mut outbox: mpsc::UnboundedReceiver<DownMsg>,
     stats: Arc<Mutex<ServeStats>>,
-) -> Result<(), RealError>
-where
-    F: Fn(UpMsg) -> Vec<DownMsg> + Send + Sync + 'static,
-{
+) -> Result<(), RealError> {
     let key = TruckKey::derive(&master, truck);
     let verify = Arc::new(Mutex::new(Verifier::new(key.clone(), Way::Up, truck)));
     let mut down = conn.open_uni().await?;
@@ -184,37 +258,58 @@ where
         });
     }
     let mut seq = 0u64;
-    while let Some(bytes) = rx.recv().await {
-        let now = wall_us();
-        let r = verify
-            .lock()
-            .map_err(|_| Reject::Undecodable)
-            .and_then(|mut v| v.open(now, &bytes))
-            .and_then(|f| {
-                let m: UpMsg = decode(&f.payload).map_err(|_| Reject::Undecodable)?;
-                if m.truck != TruckId(truck) {
-                    return Err(Reject::Misaddressed);
+    loop {
+        tokio::select! {
+            bytes = rx.recv() => {
+                let Some(bytes) = bytes else { break };
+                let now = wall_us();
+                let r = verify
+                    .lock()
+                    .map_err(|_| Reject::Undecodable)
+                    .and_then(|mut v| v.open(now, &bytes))
+                    .and_then(|f| {
+                        let m: UpMsg = decode(&f.payload).map_err(|_| Reject::Undecodable)?;
+                        if m.truck != TruckId(truck) {
+                            return Err(Reject::Misaddressed);
+                        }
+                        Ok(m)
+                    });
+                if let Ok(mut s) = stats.lock() {
+                    s.safety.count(r.as_ref().map(|_| ()).map_err(|e| *e));
                 }
-                Ok(m)
-            });
-        if let Ok(mut s) = stats.lock() {
-            s.safety.count(r.as_ref().map(|_| ()).map_err(|e| *e));
-        }
-        let Ok(m) = r else { continue };
-        for reply in handler(m) {
-            if reply.truck != TruckId(truck) {
-                continue;
+                if let Ok(m) = r {
+                    if deliver.send((truck, m)).is_err() {
+                        break;
+                    }
+                }
             }
-            seq += 1;
-            let now = wall_us();
-            let payload = encode(&reply);
-            if matches!(reply.body, DispatchMsg::Heartbeat) {
-                let sealed = key.seal(Way::Down, truck, seq, now, now + DATAGRAM_TTL_US, payload);
-                let _ = conn.send_datagram(Bytes::from(sealed));
-            } else {
-                let sealed = key.seal(Way::Down, truck, seq, now, now + COMMAND_TTL_US, payload);
-                down.write_all(&frame(sealed)).await?;
+            reply = outbox.recv() => {
+                let Some(reply) = reply else { break };
+                if reply.truck != TruckId(truck) {
+                    continue;
+                }
+                let payload = encode(&reply);
+                let as_datagram = matches!(reply.body, DispatchMsg::Heartbeat);
+                let estop = matches!(reply.body, DispatchMsg::EStop(_));
+                if as_datagram || estop {
+                    // an e-stop also goes as repeated datagrams: whichever arrives first
+                    // stops the truck (the truck acts on its sequence number once)
+                    for _ in 0..if estop { 3 } else { 1 } {
+                        seq += 1;
+                        let now = wall_us();
+                        let sealed =
+                            key.seal(Way::Down, truck, seq, now, now + DATAGRAM_TTL_US, payload.clone());
+                        let _ = conn.send_datagram(Bytes::from(sealed));
+                    }
+                }
+                if !as_datagram {
+                    seq += 1;
+                    let now = wall_us();
+                    let sealed = key.seal(Way::Down, truck, seq, now, now + COMMAND_TTL_US, payload);
+                    down.write_all(&frame(sealed)).await?;
+                }
             }
+            _ = conn.closed() => break,
         }
     }
     Ok(())
@@ -241,6 +336,24 @@ impl TruckLink {
         master: [u8; 32],
         server: SocketAddr,
     ) -> Result<TruckLink, RealError> {
+        Self::connect_counted(
+            pki,
+            truck,
+            master,
+            server,
+            Arc::new(Mutex::new(SafetyCounters::default())),
+        )
+        .await
+    }
+
+    /// [`TruckLink::connect`], counting the safety layer's verdicts into `safety`.
+    pub async fn connect_counted(
+        pki: &SitePki,
+        truck: u32,
+        master: [u8; 32],
+        server: SocketAddr,
+        safety: Arc<Mutex<SafetyCounters>>,
+    ) -> Result<TruckLink, RealError> {
         let server = loopback(server)?;
         let mut endpoint = quinn::Endpoint::client(SocketAddr::new(server.ip(), 0))?;
         let mut cc = quinn::ClientConfig::new(pki.quic_client(truck as usize)?);
@@ -250,8 +363,8 @@ impl TruckLink {
         let up = conn.open_uni().await?;
         let key = TruckKey::derive(&master, truck);
         let (tx, inbox) = mpsc::unbounded_channel();
-        let safety = Arc::new(Mutex::new(SafetyCounters::default()));
         let verify = Arc::new(Mutex::new(Verifier::new(key.clone(), Way::Down, truck)));
+        let last_estop = Arc::new(Mutex::new(None::<u64>));
         let check = {
             let safety = safety.clone();
             move |bytes: &[u8]| -> Option<DownMsg> {
@@ -269,7 +382,16 @@ impl TruckLink {
                 if let Ok(mut s) = safety.lock() {
                     s.count(r.as_ref().map(|_| ()).map_err(|e| *e));
                 }
-                r.ok()
+                let m = r.ok()?;
+                if matches!(m.body, DispatchMsg::EStop(_)) {
+                    // the same e-stop comes on the stream and as datagrams: act on it once
+                    let mut last = last_estop.lock().ok()?;
+                    if *last == Some(m.seq) {
+                        return None;
+                    }
+                    *last = Some(m.seq);
+                }
+                Some(m)
             }
         };
         let check = Arc::new(check);

@@ -1,0 +1,112 @@
+//! `dispatcher`: the fleet dispatcher as a server. Trucks (a `minesim run --transport real`
+//! process) connect over QUIC on loopback UDP with mutual TLS; the dispatcher assigns work,
+//! routes, grants road and watches heartbeats exactly as in the simulation.
+
+use anyhow::Context;
+use clap::Parser;
+use fleet::server::{bind, run, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The default site, relative to the repository root.
+const DEFAULT_SITE: &str = "assets/sites/default.toml";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dispatcher",
+    version,
+    about = "Fleet dispatcher server: QUIC over loopback UDP, mutual TLS with the site CA"
+)]
+struct Cli {
+    /// Site file (TOML). Default: the default site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// UDP address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    listen: SocketAddr,
+    /// Fleet size and seed: the roster of where each truck starts, as in the simulation.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    trucks: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seed of the site PKI (CA, certificates) and of the safety-layer keys; the trucks'
+    /// side must use the same.
+    #[arg(long, default_value_t = 1)]
+    pki_seed: u64,
+    /// Stop after this many seconds of wall-clock time (default: run until Ctrl-C).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Write the exit summary as JSON here.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+fn default_site() -> PathBuf {
+    let here = PathBuf::from(DEFAULT_SITE);
+    if here.exists() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(DEFAULT_SITE)
+}
+
+fn main_inner(cli: Cli) -> anyhow::Result<()> {
+    let path = cli.site.unwrap_or_else(default_site);
+    let site = Arc::new(site::file::load(&path)?);
+    let cfg = ServerConfig {
+        trucks: cli.trucks as usize,
+        seed: cli.seed,
+        pki_seed: cli.pki_seed,
+        ..ServerConfig::new(site, cli.listen)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let seconds = cli.seconds;
+    let summary = rt.block_on(async {
+        let endpoint = bind(&cfg).with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        eprintln!(
+            "dispatcher listening on {} (QUIC, mutual TLS) for {} trucks of {}",
+            endpoint.local_addr()?,
+            cfg.trucks,
+            path.display()
+        );
+        let stop = async move {
+            match seconds {
+                Some(s) => tokio::time::sleep(std::time::Duration::from_secs_f64(s.max(0.0))).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        Ok::<_, anyhow::Error>(run(cfg, endpoint, stop).await?)
+    })?;
+    let json = serde_json::to_string_pretty(&summary)?;
+    println!("{json}");
+    if let Some(out) = cli.summary {
+        std::fs::write(&out, &json).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match main_inner(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
