@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub tick: Duration,
     /// What the roster assumes of a truck before it announces itself (its Hello replaces it).
     pub truck_info: TruckInfo,
+    /// Enter the fleet in the roster at its start slots before it speaks (as the simulation
+    /// does). Without a roster, trucks join when they say Hello.
+    pub roster: bool,
 }
 
 impl ServerConfig {
@@ -56,14 +59,26 @@ impl ServerConfig {
                 width_m: 9.5,
                 capacity_t: 290.0,
             },
+            roster: true,
         }
+    }
+
+    /// Checks what can be checked before binding: the roster fits the site.
+    pub fn check(&self) -> Result<(), ServerError> {
+        if self.roster && self.site.fleet_start(self.trucks, self.seed).is_none() {
+            return Err(ServerError::TooManyTrucks {
+                capacity: self.site.capacity(),
+                asked: self.trucks,
+            });
+        }
+        Ok(())
     }
 }
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("the site has room to start {capacity} trucks, {asked} asked")]
+    #[error("the site has room to start {capacity} trucks, {asked} asked (--no-roster lets trucks join as they speak)")]
     TooManyTrucks { capacity: usize, asked: usize },
     #[error(transparent)]
     Real(#[from] RealError),
@@ -135,13 +150,14 @@ pub async fn run(
     endpoint: quinn::Endpoint,
     stop: impl Future<Output = ()>,
 ) -> Result<ServerSummary, ServerError> {
-    let slots = cfg
-        .site
-        .fleet_start(cfg.trucks, cfg.seed)
-        .ok_or(ServerError::TooManyTrucks {
-            capacity: cfg.site.capacity(),
-            asked: cfg.trucks,
-        })?;
+    cfg.check()?;
+    let slots = if cfg.roster {
+        cfg.site
+            .fleet_start(cfg.trucks, cfg.seed)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let pki = Arc::new(SitePki::generate(
         cfg.pki_seed,
         "site CA",

@@ -142,6 +142,22 @@ fn coverage(site: &Arc<site::Site>, step: f64, out: &std::path::Path) -> anyhow:
         out.display(),
         map.fraction_at_least(0.0) * 100.0
     );
+    let road = sim_world::net::road_coverage(site, 10.0)?;
+    let attach = network5g::RadioConfig::default()
+        .mobility
+        .reestablishment_min_sinr_db;
+    let weak = road.iter().filter(|p| p.sinr_db < attach).count();
+    eprintln!(
+        "roads, every 10 m: {} points, {:.1}% below {attach} dB (a truck there cannot attach or re-establish)",
+        road.len(),
+        100.0 * weak as f64 / road.len().max(1) as f64
+    );
+    for p in road.iter().take(5) {
+        eprintln!(
+            "  lane {} at {:.0} m ({:.0}, {:.0}): SINR {:.1} dB, RSRP {:.1} dBm",
+            p.lane.0, p.s, p.pos[0], p.pos[1], p.sinr_db, p.rsrp_dbm
+        );
+    }
     Ok(())
 }
 
@@ -363,6 +379,9 @@ struct ViewArgs {
     /// Overlays on at start: comma-separated routes, claims, queues, links, coverage, or all.
     #[arg(long, default_value = "")]
     overlays: String,
+    /// Transport: `quic` (simulated QUIC over the site's 5G radio model) or `memory`.
+    #[arg(long, default_value = "quic", value_parser = ["quic", "memory"])]
+    transport: String,
 }
 
 #[cfg(not(feature = "viewer"))]
@@ -390,6 +409,11 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
     let cfg = SimConfig {
         trucks: args.trucks,
         seed: args.seed,
+        network: if args.transport == "memory" {
+            sim_world::NetworkChoice::InMemory
+        } else {
+            sim_world::NetworkChoice::QuicRadio
+        },
         ..SimConfig::default()
     };
     let sim = SimWorld::new(Arc::new(site), cfg)

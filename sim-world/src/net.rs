@@ -105,3 +105,49 @@ pub fn coverage_map(
     let map = ch.radio.coverage_map(area);
     Ok((area, map))
 }
+
+/// The radio along one point of a road.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoadPoint {
+    pub lane: site::LaneId,
+    pub s: f64,
+    pub pos: [f64; 2],
+    /// Best-server downlink SINR and RSRP.
+    pub sinr_db: f64,
+    pub rsrp_dbm: f64,
+}
+
+/// The site's radio along its roads: every lane sampled every `step_m` metres, worst first.
+pub fn road_coverage(site: &Arc<Site>, step_m: f64) -> Result<Vec<RoadPoint>, SimError> {
+    let ch =
+        RadioChannel::for_site(site.clone(), 1).map_err(|e| SimError::Network(e.to_string()))?;
+    let net = ch.radio.network();
+    let mut out = Vec::new();
+    let step = step_m.max(1.0);
+    for lane in &site.roads.lanes {
+        let n = (lane.length() / step).ceil().max(1.0) as usize;
+        for k in 0..=n {
+            let s = lane.length() * k as f64 / n as f64;
+            let p = lane.point_at(s).pos;
+            let meas = net.measure(net.ue_antenna(p[0], p[1]));
+            let Some(best) =
+                network5g::CellNetwork::<network5g::quic::SiteTerrain>::best_cell(&meas)
+            else {
+                continue;
+            };
+            let rsrp = meas
+                .iter()
+                .find(|m| m.cell == best)
+                .map_or(f64::NEG_INFINITY, |m| m.rsrp_dbm);
+            out.push(RoadPoint {
+                lane: lane.id,
+                s,
+                pos: [p[0], p[1]],
+                sinr_db: net.dl_sinr_db(&meas, best),
+                rsrp_dbm: rsrp,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.sinr_db.total_cmp(&b.sinr_db));
+    Ok(out)
+}

@@ -35,6 +35,10 @@ struct Cli {
     /// side must use the same.
     #[arg(long, default_value_t = 1)]
     pki_seed: u64,
+    /// Do not enter the fleet in the roster at its start slots: trucks join when they
+    /// announce themselves (the road under a silent truck is then not held for it).
+    #[arg(long)]
+    no_roster: bool,
     /// Stop after this many seconds of wall-clock time (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<f64>,
@@ -60,8 +64,11 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
         trucks: cli.trucks as usize,
         seed: cli.seed,
         pki_seed: cli.pki_seed,
+        roster: !cli.no_roster,
         ..ServerConfig::new(site, cli.listen)
     };
+    cfg.check()
+        .with_context(|| format!("cannot dispatch on {}", path.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -190,16 +190,50 @@ fn update(
     *vis = Visibility::Inherited;
     let t = &w.trucks[i];
     let st = w.physics.state(t.body);
-    let link = match radio.links.get(i).copied().flatten() {
-        Some(l) => format!(
-            "cell {} SINR {:.1} dB {}",
+    // the transport's own link state when it has one (simulated QUIC over the radio model),
+    // else the viewer's radio model at the truck's position
+    let reported = w
+        .transport
+        .link_report()
+        .into_iter()
+        .find(|r| r.truck == t.id.0);
+    let los =
+        radio.links.get(i).copied().flatten().map(
+            |l| {
+                if l.line_of_sight {
+                    " LOS"
+                } else {
+                    " NLOS"
+                }
+            },
+        );
+    let link = match (&reported, radio.links.get(i).copied().flatten()) {
+        (Some(r), _) if r.sinr_db.is_some() => format!(
+            "cell {} SINR {:.1} dB{} · {} handovers",
+            r.serving_cell
+                .map_or_else(|| "none".to_string(), |c| c.to_string()),
+            r.sinr_db.unwrap_or(f64::NAN),
+            los.unwrap_or(""),
+            r.handovers
+        ),
+        (_, Some(l)) => format!(
+            "cell {} SINR {:.1} dB{}",
             l.cell.0,
             l.sinr_db,
-            if l.line_of_sight { "LOS" } else { "NLOS" }
+            los.unwrap_or("")
         ),
-        None => "no radio model".into(),
+        _ => "no radio model".into(),
     };
-    let rtt_ms = 2.0 * w.cfg.link_latency.micros() as f64 / 1000.0;
+    let rtt = match &reported {
+        Some(r) => match r.rtt_ms {
+            Some(ms) => format!("{ms:.1} ms ({}, measured)", w.transport.name()),
+            None => format!("- (not connected, {})", w.transport.name()),
+        },
+        None => format!(
+            "{:.0} ms (in-memory transport, fixed)",
+            2.0 * w.cfg.link_latency.micros() as f64 / 1000.0
+        ),
+    };
     let view = w.dispatcher.trucks().get(&t.id);
     let claim_m: f64 = view.map_or(0.0, |v| {
         v.claim
@@ -210,7 +244,7 @@ fn update(
     });
     let mut s = format!(
         "truck {}\nstate {:?}\ntask {:?}\nspeed {:.1} km/h\npayload {:.0} t\n\
-         to permission end {:.0} m\nclaim held {:.0} m{}\nlink {}\nRTT {:.0} ms (in-memory transport, fixed)\n\
+         to permission end {:.0} m\nclaim held {:.0} m{}\nlink {}\nRTT {}\n\
          loads {}  dumps {}\nrecent events:",
         t.id.0,
         t.brain.state(),
@@ -219,9 +253,13 @@ fn update(
         t.payload_t,
         t.brain.permission_left(),
         claim_m,
-        if view.is_some_and(|v| v.lost) { " (LOST)" } else { "" },
+        if view.is_some_and(|v| v.lost) {
+            " (LOST)"
+        } else {
+            ""
+        },
         link,
-        rtt_ms,
+        rtt,
         t.metrics.loads,
         t.metrics.dumps,
     );
