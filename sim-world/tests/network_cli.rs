@@ -1,5 +1,5 @@
 //! `minesim` with the network: the default run is simulated QUIC with link metrics in the
-//! report; `minesim coverage` writes a coverage PNG.
+//! report; `minesim coverage` writes a coverage PNG and reports the radio along the roads.
 
 use std::process::Command;
 
@@ -60,8 +60,19 @@ fn quic_run_reports_link_metrics() {
     }
     assert!(n["kpis"]["commands_delivered"].as_u64().expect("count") > 0);
     assert!(n["kpis"]["command_latency_p99_ms"].as_f64().is_some());
-    // the in-memory transport is the default
+    // simulated QUIC is the default; `--transport memory` selects the in-memory transport
     let (code, out, err) = minesim(&["run", "--trucks", "2", "--duration", "2s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("quic-sim"), "{out}");
+    let (code, out, err) = minesim(&[
+        "run",
+        "--trucks",
+        "2",
+        "--duration",
+        "2s",
+        "--transport",
+        "memory",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("in-memory"), "{out}");
 }
@@ -73,6 +84,8 @@ fn coverage_map_png() {
     let (code, _, err) = minesim(&["coverage", "--step", "60", "-o", path]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("SINR"), "{err}");
+    // the default site's roads are all above the attach threshold (its trailer mast)
+    assert!(err.contains("0.0% below"), "{err}");
     let bytes = std::fs::read(&png).expect("png written");
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 1000);
