@@ -112,7 +112,7 @@ fn main() {
                     let now = SimTime(origin.elapsed().as_micros() as u64);
                     let body = if seq == 1 {
                         hello.clone()
-                    } else if seq % 2 == 0 {
+                    } else if seq.is_multiple_of(2) {
                         TruckMsg::Telemetry(Telemetry {
                             pos: [0.0, 0.0, 0.0],
                             heading: 0.0,

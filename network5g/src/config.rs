@@ -28,6 +28,9 @@ pub enum ConfigError {
     /// The configuration names no cell.
     #[error("no cell sites configured")]
     NoCells,
+    /// The site file's radio settings do not parse (field and reason).
+    #[error("{0}")]
+    SiteFile(String),
 }
 
 /// The whole radio configuration of one site. Embed it in a scenario TOML file as a table,

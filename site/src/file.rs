@@ -32,6 +32,11 @@ pub struct SiteFile {
     pub parking: Option<ParkingEntry>,
     #[serde(default)]
     pub gnbs: Vec<GnbEntry>,
+    /// Radio model settings (carrier band and bandwidth, UE, propagation, interference,
+    /// mobility, link layer): a `network5g::RadioConfig` without its `cells`, which come from
+    /// `gnbs`. Checked by the radio model when a run builds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radio: Option<toml::Table>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -95,6 +100,18 @@ pub struct GnbEntry {
     pub name: String,
     pub pos: [f64; 2],
     pub mast_height_m: f64,
+    /// Transmit power, dBm (default: the radio model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_power_dbm: Option<f64>,
+    /// Antenna gain, dBi (default: the radio model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub antenna_gain_dbi: Option<f64>,
+    /// Electrical downtilt, degrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downtilt_deg: Option<f64>,
+    /// Boresight azimuth of a sector antenna, degrees clockwise from north (omni if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azimuth_deg: Option<f64>,
 }
 
 /// A site file that cannot be used, with the file, field and reason.
@@ -527,12 +544,37 @@ pub fn build(file: &str, f: &SiteFile) -> Result<Site, SiteError> {
             ));
         }
         finite_pos(file, format!("gnbs[{i}].mast_height_m"), g.mast_height_m)?;
+        for (field, v) in [
+            ("tx_power_dbm", g.tx_power_dbm),
+            ("antenna_gain_dbi", g.antenna_gain_dbi),
+            ("downtilt_deg", g.downtilt_deg),
+            ("azimuth_deg", g.azimuth_deg),
+        ] {
+            if v.is_some_and(|v| !v.is_finite()) {
+                return Err(err(
+                    file,
+                    format!("gnbs[{i}].{field}"),
+                    "must be a finite number",
+                ));
+            }
+        }
         gnbs.push(GnbSite {
             id: GnbId(i as u32),
             name: g.name.clone(),
             pos: g.pos,
             mast_height_m: g.mast_height_m,
+            tx_power_dbm: g.tx_power_dbm,
+            antenna_gain_dbi: g.antenna_gain_dbi,
+            downtilt_deg: g.downtilt_deg,
+            azimuth_deg: g.azimuth_deg,
         });
+    }
+    if f.radio.as_ref().is_some_and(|r| r.contains_key("cells")) {
+        return Err(err(
+            file,
+            "radio.cells".to_string(),
+            "cells come from [[gnbs]]; set per-mast values there",
+        ));
     }
 
     check_clearance(file, &roads)?;
@@ -547,6 +589,7 @@ pub fn build(file: &str, f: &SiteFile) -> Result<Site, SiteError> {
         dumps,
         parking,
         gnbs,
+        radio: f.radio.clone(),
     })
 }
 

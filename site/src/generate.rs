@@ -610,6 +610,10 @@ pub fn generate(params: &GenParams) -> SiteFile {
                 name: format!("gNB{k}"),
                 pos: [p[0], p[1]],
                 mast_height_m: 35.0,
+                tx_power_dbm: None,
+                antenna_gain_dbi: None,
+                downtilt_deg: None,
+                azimuth_deg: None,
             }
         })
         .collect();
@@ -649,6 +653,7 @@ pub fn generate(params: &GenParams) -> SiteFile {
         dumps,
         parking: Some(parking),
         gnbs,
+        radio: None,
     }
 }
 

@@ -73,6 +73,11 @@ pub struct GnbSite {
     pub name: String,
     pub pos: [f64; 2],
     pub mast_height_m: f64,
+    /// Per-mast radio values (the radio model's defaults where `None`).
+    pub tx_power_dbm: Option<f64>,
+    pub antenna_gain_dbi: Option<f64>,
+    pub downtilt_deg: Option<f64>,
+    pub azimuth_deg: Option<f64>,
 }
 
 /// A junction: its connector lanes, and which pairs of them may not be held together.
@@ -116,6 +121,8 @@ pub struct Site {
     pub dumps: Vec<Dump>,
     pub parking: Option<Parking>,
     pub gnbs: Vec<GnbSite>,
+    /// The site file's `[radio]` table (see [`crate::file::SiteFile::radio`]).
+    pub radio: Option<toml::Table>,
 }
 
 /// Minimum plan-view distance between the driving lines of two lanes that may be occupied

@@ -78,5 +78,6 @@ pub fn slope(grade: f64, length_m: f64) -> Site {
         dumps: vec![],
         parking: None,
         gnbs: vec![],
+        radio: None,
     }
 }

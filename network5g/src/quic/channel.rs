@@ -9,6 +9,7 @@ use crate::sim::RadioSim;
 use crate::terrain::TerrainProfile;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
 use site::{Heightfield, Site};
 use std::sync::Arc;
 
@@ -75,23 +76,41 @@ fn heightfield_height(h: &Heightfield, x: f64, y: f64) -> Option<f64> {
     Some(h.height_at(x, y))
 }
 
-/// The radio configuration of a site: one cell per gNB with the site's mast heights, LOS
-/// sampled at the heightfield resolution; everything else the model's defaults.
-pub fn site_radio_config(site: &Site) -> RadioConfig {
-    let mut cfg = RadioConfig {
-        cells: site
-            .gnbs
-            .iter()
-            .map(|g| CellSiteConfig {
+/// The radio configuration of a site: the site file's `[radio]` table over the model's
+/// defaults, one cell per gNB with the site's mast heights and any per-mast values, LOS
+/// sampled at the heightfield resolution unless `[radio.propagation]` says otherwise.
+pub fn site_radio_config(site: &Site) -> Result<RadioConfig, ConfigError> {
+    let mut cfg = match &site.radio {
+        Some(table) => RadioConfig::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| ConfigError::SiteFile(format!("[radio]: {}", e.message())))?,
+        None => RadioConfig::default(),
+    };
+    let step_given = site
+        .radio
+        .as_ref()
+        .and_then(|t| t.get("propagation"))
+        .and_then(|p| p.get("los_sample_step_m"))
+        .is_some();
+    if !step_given {
+        cfg.propagation.los_sample_step_m = site.terrain.cell.max(1.0);
+    }
+    cfg.cells = site
+        .gnbs
+        .iter()
+        .map(|g| {
+            let d = CellSiteConfig::at(g.pos[0], g.pos[1]);
+            CellSiteConfig {
                 name: g.name.clone(),
                 mast_height_m: g.mast_height_m,
-                ..CellSiteConfig::at(g.pos[0], g.pos[1])
-            })
-            .collect(),
-        ..RadioConfig::default()
-    };
-    cfg.propagation.los_sample_step_m = site.terrain.cell.max(1.0);
-    cfg
+                tx_power_dbm: g.tx_power_dbm.unwrap_or(d.tx_power_dbm),
+                antenna_gain_dbi: g.antenna_gain_dbi.unwrap_or(d.antenna_gain_dbi),
+                downtilt_deg: g.downtilt_deg.unwrap_or(d.downtilt_deg),
+                azimuth_deg: g.azimuth_deg.or(d.azimuth_deg),
+                ..d
+            }
+        })
+        .collect();
+    Ok(cfg)
 }
 
 /// The radio model: every truck a UE of [`RadioSim`].
@@ -113,7 +132,7 @@ impl<T: TerrainProfile> RadioChannel<T> {
 impl RadioChannel<SiteTerrain> {
     /// The radio of `site` (its gNBs over its terrain).
     pub fn for_site(site: Arc<Site>, seed: u64) -> Result<Self, ConfigError> {
-        let cfg = site_radio_config(&site);
+        let cfg = site_radio_config(&site)?;
         RadioChannel::new(cfg, SiteTerrain(site), seed)
     }
 }

@@ -13,8 +13,7 @@ use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use network5g::{
-    CellId, CellNetwork, CellSiteConfig, ColourScale, CoverageArea, CoverageMap, RadioConfig,
-    TerrainProfile,
+    CellId, CellNetwork, ColourScale, CoverageArea, CoverageMap, RadioConfig, TerrainProfile,
 };
 use site::{SimTime, Site};
 use std::sync::Arc;
@@ -50,23 +49,10 @@ pub struct Radio {
     pub scale: ColourScale,
 }
 
-/// The radio configuration of a site: one omnidirectional cell per gNB mast.
+/// The radio configuration of a site: the same as the runs' (`network5g`'s, from the site
+/// file's gNBs and `[radio]` table); the model's defaults when the file's settings are refused.
 pub fn radio_config(site: &Site) -> RadioConfig {
-    let cells = site
-        .gnbs
-        .iter()
-        .map(|g| CellSiteConfig {
-            name: g.name.clone(),
-            mast_height_m: g.mast_height_m,
-            ..CellSiteConfig::at(g.pos[0], g.pos[1])
-        })
-        .collect();
-    let mut cfg = RadioConfig {
-        cells,
-        ..RadioConfig::default()
-    };
-    cfg.propagation.los_sample_step_m = site.terrain.cell.max(1.0);
-    cfg
+    network5g::quic::site_radio_config(site).unwrap_or_default()
 }
 
 /// Builds the cell network of a site (none when it has no gNB or the config is refused).
