@@ -28,6 +28,11 @@ pub struct DispatcherConfig {
     pub lost_after: SimDuration,
     /// How far back along its old route a new route starts (so the claim covers the body).
     pub route_tail_m: f64,
+    /// Re-arm policy for trucks that stopped themselves (link watchdog, expired grant; never
+    /// an operator's e-stop): `Some(d)` re-arms such a truck once it has been reporting
+    /// `Stopped` over a working link for `d` (what a remote operator does after checking
+    /// it); `None` leaves every stopped truck to an operator.
+    pub auto_rearm_after: Option<SimDuration>,
 }
 
 impl Default for DispatcherConfig {
@@ -40,6 +45,7 @@ impl Default for DispatcherConfig {
             heartbeat_period: SimDuration::from_millis(100),
             lost_after: SimDuration::from_secs(2),
             route_tail_m: 30.0,
+            auto_rearm_after: None,
         }
     }
 }
@@ -56,13 +62,20 @@ pub struct FleetEvent {
 pub enum FleetEventKind {
     Joined,
     Assigned(Task),
-    Loaded { loader: LoaderId, tonnes: f64 },
-    Dumped { dump: DumpId },
+    Loaded {
+        loader: LoaderId,
+        tonnes: f64,
+    },
+    Dumped {
+        dump: DumpId,
+    },
     StateChanged(MissionState),
     Lost,
     Found,
     EStop(StopReason),
     ReArmed,
+    /// Re-armed by the [`DispatcherConfig::auto_rearm_after`] policy.
+    AutoReArmed,
     NoRoute,
 }
 
@@ -87,6 +100,9 @@ pub struct TruckView {
     awaiting_haul: Option<Material>,
     down_seq: u64,
     last_up_seq: u64,
+    /// Since when the truck has been reporting `Stopped` with the link up (auto re-arm).
+    stopped_heard_since: Option<SimTime>,
+    last_auto_rearm: Option<SimTime>,
 }
 
 impl TruckView {
@@ -109,6 +125,8 @@ impl TruckView {
             awaiting_haul: None,
             down_seq: 0,
             last_up_seq: 0,
+            stopped_heard_since: None,
+            last_auto_rearm: None,
         }
     }
 }
@@ -487,6 +505,30 @@ impl Dispatcher {
                 v.lost = true;
             }
             self.log(now, id, FleetEventKind::Lost);
+        }
+        // Re-arm policy for trucks that stopped themselves.
+        if let Some(after) = self.cfg.auto_rearm_after {
+            let mut rearm = Vec::new();
+            for (id, v) in &mut self.trucks {
+                let stopped = v
+                    .telemetry
+                    .is_some_and(|t| t.state == MissionState::Stopped);
+                if !stopped || v.lost || v.estopped {
+                    v.stopped_heard_since = None;
+                    continue;
+                }
+                let since = *v.stopped_heard_since.get_or_insert(now);
+                let recent = v.last_auto_rearm.is_some_and(|t| now.since(t) < after);
+                if now.since(since) >= after && !recent {
+                    v.last_auto_rearm = Some(now);
+                    v.stopped_heard_since = None;
+                    rearm.push(*id);
+                }
+            }
+            for id in rearm {
+                self.send(now, id, DispatchMsg::ReArm);
+                self.log(now, id, FleetEventKind::AutoReArmed);
+            }
         }
         // Assignments.
         let ids: Vec<TruckId> = self.trucks.keys().copied().collect();

@@ -235,3 +235,108 @@ fn operator_estop_and_rearm_reach_the_truck_and_replays_are_dropped() {
     );
     assert_eq!(d.rejected, 2);
 }
+
+/// Truck 0 reports itself `Stopped` every 100 ms from `from` for `secs`; returns the times
+/// at which the dispatcher sent it a re-arm, and the next sequence number.
+fn report_stopped(
+    d: &mut Dispatcher,
+    site: &Site,
+    from: SimTime,
+    secs: f64,
+    mut seq: u64,
+) -> (Vec<SimTime>, u64) {
+    let mut rearms = Vec::new();
+    let steps = (secs * 10.0).round() as u64;
+    for k in 0..steps {
+        let now = from + SimDuration::from_millis(100 * k);
+        let TruckMsg::Telemetry(mut tm) = telemetry(site) else {
+            unreachable!()
+        };
+        tm.state = MissionState::Stopped;
+        seq += 1;
+        d.handle(now, &up(seq, now, TruckMsg::Telemetry(tm)));
+        d.tick(now);
+        for m in d.poll_outbox() {
+            if m.truck == TruckId(0) && m.body == DispatchMsg::ReArm {
+                rearms.push(now);
+            }
+        }
+    }
+    (rearms, seq)
+}
+
+#[test]
+fn a_self_stopped_truck_is_re_armed_by_the_policy_after_its_delay_and_only_then() {
+    let site = site();
+    let cfg = DispatcherConfig {
+        auto_rearm_after: Some(SimDuration::from_secs(5)),
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(site.clone(), cfg);
+    join_and_ask_for_work(&mut d, &site, SimTime::ZERO);
+    let t0 = SimTime::ZERO + SimDuration::from_secs(1);
+    let (rearms, seq) = report_stopped(&mut d, &site, t0, 8.0, 10);
+    assert_eq!(rearms.len(), 1, "{rearms:?}");
+    let after = rearms[0].since(t0).as_secs_f64();
+    assert!((5.0..5.2).contains(&after), "re-armed after {after} s");
+    assert!(d
+        .drain_events()
+        .iter()
+        .any(|e| e.kind == FleetEventKind::AutoReArmed));
+    // still reporting stopped: the policy waits its delay again before another try
+    let (again, _) = report_stopped(&mut d, &site, t0 + SimDuration::from_secs(8), 6.0, seq);
+    assert_eq!(again.len(), 1, "{again:?}");
+    let gap = again[0].since(rearms[0]).as_secs_f64();
+    assert!(gap >= 5.0, "retried after {gap} s");
+}
+
+#[test]
+fn the_policy_never_re_arms_an_operator_estop_and_is_off_by_default() {
+    let site = site();
+    // operator e-stop, policy on
+    let cfg = DispatcherConfig {
+        auto_rearm_after: Some(SimDuration::from_secs(2)),
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(site.clone(), cfg);
+    join_and_ask_for_work(&mut d, &site, SimTime::ZERO);
+    d.estop(SimTime::ZERO, TruckId(0), StopReason::Operator);
+    let (rearms, _) = report_stopped(&mut d, &site, SimTime::ZERO, 20.0, 10);
+    assert!(
+        rearms.is_empty(),
+        "an operator e-stop was re-armed: {rearms:?}"
+    );
+    // policy off (the default): a self-stopped truck waits for an operator
+    let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
+    join_and_ask_for_work(&mut d, &site, SimTime::ZERO);
+    let (rearms, _) = report_stopped(&mut d, &site, SimTime::ZERO, 20.0, 10);
+    assert!(rearms.is_empty(), "{rearms:?}");
+}
+
+#[test]
+fn the_policy_counts_only_time_heard_a_lost_truck_starts_over() {
+    let site = site();
+    let cfg = DispatcherConfig {
+        auto_rearm_after: Some(SimDuration::from_secs(5)),
+        ..DispatcherConfig::default()
+    };
+    let mut d = Dispatcher::new(site.clone(), cfg);
+    join_and_ask_for_work(&mut d, &site, SimTime::ZERO);
+    // 4 s stopped and heard, then 3 s silent (lost after 2 s), then heard again
+    let (r1, seq) = report_stopped(&mut d, &site, SimTime::ZERO, 4.0, 10);
+    assert!(r1.is_empty());
+    for k in 40..70 {
+        let now = SimTime::ZERO + SimDuration::from_millis(100 * k);
+        d.tick(now);
+        let _ = d.poll_outbox();
+    }
+    assert!(d.trucks()[&TruckId(0)].lost);
+    let back = SimTime::ZERO + SimDuration::from_secs(7);
+    let (r2, _) = report_stopped(&mut d, &site, back, 7.0, seq);
+    assert_eq!(r2.len(), 1, "{r2:?}");
+    let after = r2[0].since(back).as_secs_f64();
+    assert!(
+        after >= 5.0,
+        "the clock restarted when it was heard again: {after} s"
+    );
+}

@@ -63,6 +63,11 @@ enum Command {
         /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
         #[arg(long)]
         coverage: Option<PathBuf>,
+        /// The dispatcher re-arms a truck that stopped itself (link watchdog, expired grant;
+        /// never an operator e-stop) once it has reported `Stopped` over a working link this
+        /// long, as a remote operator would; `off` leaves stopped trucks stopped.
+        #[arg(long, default_value = "30s", value_parser = parse_rearm)]
+        auto_rearm: RearmAfter,
     },
     /// Write the site's 5G coverage map (best-server downlink SINR) as a PNG.
     Coverage {
@@ -115,6 +120,20 @@ fn parse_trucks(s: &str) -> Result<usize, String> {
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
+}
+
+/// `--auto-rearm`: a delay, or `off`.
+#[derive(Clone, Copy, Debug)]
+struct RearmAfter(Option<SimDuration>);
+
+fn parse_rearm(s: &str) -> Result<RearmAfter, String> {
+    if s == "off" {
+        Ok(RearmAfter(None))
+    } else {
+        SimDuration::parse(s)
+            .map(|d| RearmAfter(Some(d)))
+            .map_err(|e| format!("{e} (or `off`)"))
+    }
 }
 
 fn default_site() -> PathBuf {
@@ -173,6 +192,7 @@ struct RunArgs {
     pki_seed: u64,
     no_radio: bool,
     coverage: Option<PathBuf>,
+    auto_rearm: RearmAfter,
 }
 
 fn run(a: RunArgs) -> anyhow::Result<()> {
@@ -187,6 +207,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         pki_seed,
         no_radio,
         coverage: cov,
+        auto_rearm,
     } = a;
     let path = site.unwrap_or_else(default_site);
     let site = Arc::new(site::file::load(&path)?);
@@ -205,6 +226,10 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
                 radio: !no_radio,
             },
             _ => sim_world::NetworkChoice::QuicRadio,
+        },
+        dispatcher: fleet::DispatcherConfig {
+            auto_rearm_after: auto_rearm.0,
+            ..fleet::DispatcherConfig::default()
         },
         ..SimConfig::default()
     };
@@ -325,6 +350,7 @@ fn main() -> ExitCode {
             pki_seed,
             no_radio,
             coverage: cov,
+            auto_rearm,
         } => run(RunArgs {
             site,
             trucks,
@@ -336,6 +362,7 @@ fn main() -> ExitCode {
             pki_seed,
             no_radio,
             coverage: cov,
+            auto_rearm,
         }),
         Command::Coverage { site, step, output } => {
             let path = site.unwrap_or_else(default_site);

@@ -68,6 +68,8 @@ pub struct Report {
     pub truck_utilisation: f64,
     pub tonnes_per_hour: f64,
     pub watchdog_stops: u64,
+    /// Stopped trucks the dispatcher's re-arm policy re-armed (`--auto-rearm`).
+    pub auto_rearms: u64,
     /// Longest time no truck in the fleet moved (gridlock shows up here), s.
     pub longest_standstill_s: f64,
     pub dispatcher_events: u64,
@@ -196,6 +198,7 @@ impl Report {
             watchdog_stops: w.trucks.iter().map(|t| t.brain.stats.watchdog_stops).sum(),
             longest_standstill_s: round(w.metrics.longest_standstill_s, 1),
             dispatcher_events: w.metrics.events,
+            auto_rearms: w.metrics.auto_rearms,
             event_log_hash: format!("{:016x}", w.metrics.event_hash),
             link: LinkReport {
                 transport: w.transport.name(),
@@ -260,6 +263,7 @@ impl Report {
             ),
             ("min separation", format!("{:.2} m", self.min_separation_m)),
             ("watchdog stops", self.watchdog_stops.to_string()),
+            ("re-armed by policy", self.auto_rearms.to_string()),
             (
                 "longest fleet standstill",
                 format!("{:.0} s", self.longest_standstill_s),

@@ -111,6 +111,8 @@ pub struct WorldMetrics {
     pub min_separation_m: f64,
     pub tonnes: f64,
     pub events: u64,
+    /// Trucks the dispatcher's re-arm policy re-armed after they stopped themselves.
+    pub auto_rearms: u64,
     pub event_hash: u64,
     /// Longest stretch of simulated time in which no truck moved (a gridlock detector), s.
     pub longest_standstill_s: f64,
@@ -232,6 +234,7 @@ impl SimWorld {
                 min_separation_m: f64::INFINITY,
                 tonnes: 0.0,
                 events: 0,
+                auto_rearms: 0,
                 event_hash: 0xcbf29ce484222325,
                 longest_standstill_s: 0.0,
                 last_motion: SimTime::ZERO,
@@ -395,6 +398,9 @@ impl SimWorld {
         }
         for e in self.dispatcher.drain_events() {
             self.metrics.events += 1;
+            if e.kind == fleet::FleetEventKind::AutoReArmed {
+                self.metrics.auto_rearms += 1;
+            }
             let text = format!("{}:{}:{:?}", e.at.0, e.truck.0, e.kind);
             self.metrics.event_hash = fnv(self.metrics.event_hash, text.as_bytes());
         }

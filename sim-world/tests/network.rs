@@ -346,3 +346,29 @@ fn outage_of_15_s_reconnects_then_rearm() {
             .sum();
     assert_eq!(others, 0);
 }
+
+#[test]
+fn outage_of_3_s_with_the_rearm_policy_resumes_after_its_delay() {
+    let mut o = outage(3.0);
+    o.w.dispatcher.cfg.auto_rearm_after = Some(SimDuration::from_secs(5));
+    let k = o.truck;
+    let back = o.start.as_secs_f64() + 3.0;
+    // stopped by its watchdog, and still stopped for the policy's delay after the link is back
+    while o.w.now.as_secs_f64() < back + 4.9 {
+        o.w.step();
+        if o.w.now.as_secs_f64() > o.start.as_secs_f64() + 1.5 {
+            assert_eq!(o.w.trucks[k].brain.state(), MissionState::Stopped);
+        }
+    }
+    assert_eq!(o.w.metrics.auto_rearms, 0);
+    run_until(&mut o.w, back + 9.0);
+    let t = &o.w.trucks[k];
+    assert_ne!(
+        t.brain.state(),
+        MissionState::Stopped,
+        "re-armed by the policy"
+    );
+    assert_eq!(o.w.metrics.auto_rearms, 1);
+    assert_eq!(t.brain.stats.watchdog_stops, 1);
+    assert_eq!(t.metrics.violations, 0);
+}

@@ -209,7 +209,7 @@ fn update(
         );
     let link = match (&reported, radio.links.get(i).copied().flatten()) {
         (Some(r), _) if r.sinr_db.is_some() => format!(
-            "cell {} SINR {:.1} dB{} · {} handovers",
+            "cell {} SINR {:.1} dB{}, {} handovers",
             r.serving_cell
                 .map_or_else(|| "none".to_string(), |c| c.to_string()),
             r.sinr_db.unwrap_or(f64::NAN),
