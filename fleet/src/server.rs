@@ -107,6 +107,8 @@ pub struct ServerSummary {
     pub loads: u64,
     pub dumps: u64,
     pub lost: u64,
+    /// Trucks re-armed by the re-arm policy.
+    pub auto_rearms: u64,
     /// Tonnes loaded (as the trucks reported).
     pub tonnes_loaded: f64,
 }
@@ -220,6 +222,7 @@ pub async fn run(
                 }
                 FleetEventKind::Dumped { .. } => summary.dumps += 1,
                 FleetEventKind::Lost => summary.lost += 1,
+                FleetEventKind::AutoReArmed => summary.auto_rearms += 1,
                 _ => {}
             }
         }

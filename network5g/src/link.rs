@@ -195,7 +195,9 @@ pub struct UeLink {
     id: UeId,
     state: LinkState,
     rng: ChaCha8Rng,
-    ttt: Option<(CellId, u64)>,
+    /// A3 entering times, one per neighbour cell that is offset-better than the serving cell
+    /// (3GPP TS 38.331: the time-to-trigger runs per neighbour).
+    ttt: Vec<(CellId, u64)>,
     below_since: Option<u64>,
     last_step_us: Option<u64>,
     events: Vec<LinkEvent>,
@@ -218,7 +220,7 @@ impl UeLink {
             id,
             state: LinkState::Detached,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            ttt: None,
+            ttt: Vec::new(),
             below_since: None,
             last_step_us: None,
             events: Vec::new(),
@@ -342,51 +344,51 @@ impl UeLink {
         } else {
             self.below_since = None;
         }
-        // A3: best neighbour stronger than serving + hysteresis for time-to-trigger.
+        // A3: a neighbour stronger than serving + hysteresis for time-to-trigger. Each
+        // neighbour keeps its own timer, so two neighbours of similar strength taking turns
+        // as the best one do not keep restarting it.
         let serving_rsrp = self.rsrp_of(cell);
-        let neighbour = self
-            .meas
+        let mut entering = std::mem::take(&mut self.ttt);
+        entering.retain(|(c, _)| {
+            self.meas.iter().any(|m| {
+                m.cell == *c && m.cell != cell && m.rsrp_dbm > serving_rsrp + mob.hysteresis_db
+            })
+        });
+        for m in &self.meas {
+            if m.cell != cell
+                && m.rsrp_dbm > serving_rsrp + mob.hysteresis_db
+                && !entering.iter().any(|(c, _)| *c == m.cell)
+            {
+                entering.push((m.cell, now));
+            }
+        }
+        // of the neighbours whose condition held for time-to-trigger, the strongest
+        let target = entering
             .iter()
-            .filter(|m| m.cell != cell)
+            .filter(|(_, since)| now - since >= mob.time_to_trigger_us)
+            .filter_map(|(c, _)| self.meas.iter().find(|m| m.cell == *c))
             .fold(None::<&CellMeasurement>, |best, m| match best {
                 Some(b) if b.rsrp_dbm >= m.rsrp_dbm => Some(b),
                 _ => Some(m),
             })
-            .copied();
-        match neighbour {
-            Some(n) if n.rsrp_dbm > serving_rsrp + mob.hysteresis_db => {
-                let since = match self.ttt {
-                    Some((c, since)) if c == n.cell => since,
-                    _ => {
-                        self.ttt = Some((n.cell, now));
-                        now
-                    }
-                };
-                if now - since >= mob.time_to_trigger_us {
-                    self.ttt = None;
-                    self.below_since = None;
-                    self.state = LinkState::HandoverInProgress {
-                        from: cell,
-                        to: n.cell,
-                        until_us: now.saturating_add(mob.handover_interruption_us),
-                    };
-                    self.metrics.handovers += 1;
-                    self.push(
-                        now,
-                        LinkEventKind::HandoverStarted {
-                            from: cell,
-                            to: n.cell,
-                        },
-                    );
-                    return;
-                }
-            }
-            _ => self.ttt = None,
+            .map(|m| m.cell);
+        self.ttt = entering;
+        if let Some(to) = target {
+            self.ttt.clear();
+            self.below_since = None;
+            self.state = LinkState::HandoverInProgress {
+                from: cell,
+                to,
+                until_us: now.saturating_add(mob.handover_interruption_us),
+            };
+            self.metrics.handovers += 1;
+            self.push(now, LinkEventKind::HandoverStarted { from: cell, to });
+            return;
         }
         if let Some(since) = self.below_since {
             if now - since >= mob.rlf_timer_us {
                 self.below_since = None;
-                self.ttt = None;
+                self.ttt.clear();
                 self.state = LinkState::RadioLinkFailure {
                     since_us: now,
                     retry_at_us: now.saturating_add(mob.reestablishment_delay_us),

@@ -236,3 +236,41 @@ fn short_fades_below_threshold_do_not_trigger_rlf() {
     }
     assert_eq!(sim.metrics(ue).unwrap().radio_link_failures, 0);
 }
+
+#[test]
+fn two_neighbours_taking_turns_as_the_strongest_do_not_hold_off_the_handover() {
+    // serving cell A far behind; neighbours B and C either side of the UE's track, which
+    // zigzags across their bisector so that the strongest neighbour alternates every step
+    let cfg = config_no_shadowing(&[(0.0, 0.0), (3000.0, 500.0), (3000.0, -500.0)]);
+    let mut sim = RadioSim::new(cfg, FlatTerrain::default(), 9).unwrap();
+    let ue = sim.add_ue();
+    sim.step(ue, 0, 100.0, 0.0).unwrap();
+    let mut events = sim.take_events(ue);
+    assert!(matches!(
+        events[0].kind,
+        LinkEventKind::Attached { cell: CellId(0) }
+    ));
+    let jump = STEP_US;
+    let mut t = jump;
+    for k in 0..200u64 {
+        let y = if k % 2 == 0 { 2.0 } else { -2.0 };
+        sim.step(ue, t, 2600.0, y).unwrap();
+        events.extend(sim.take_events(ue));
+        t += STEP_US;
+    }
+    let started = events
+        .iter()
+        .find(|e| matches!(e.kind, LinkEventKind::HandoverStarted { .. }))
+        .unwrap_or_else(|| panic!("no handover: {events:?}"));
+    let after = started.at_us - jump;
+    assert!(
+        after <= 160_000 + STEP_US,
+        "handover {after} µs after the neighbours became stronger"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, LinkEventKind::RadioLinkFailure { .. })),
+        "{events:?}"
+    );
+}

@@ -77,6 +77,9 @@ enum Command {
         /// Grid step, m.
         #[arg(long, default_value_t = 10.0)]
         step: f64,
+        /// Seed of the shadowing (as in `minesim run --seed`).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -146,8 +149,13 @@ fn default_site() -> PathBuf {
         .join(DEFAULT_SITE)
 }
 
-fn coverage(site: &Arc<site::Site>, step: f64, out: &std::path::Path) -> anyhow::Result<()> {
-    let (area, map) = sim_world::net::coverage_map(site, step)?;
+fn coverage(
+    site: &Arc<site::Site>,
+    step: f64,
+    seed: u64,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let (area, map) = sim_world::net::coverage_map(site, step, seed)?;
     let file =
         std::fs::File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
     map.write_png(
@@ -162,7 +170,7 @@ fn coverage(site: &Arc<site::Site>, step: f64, out: &std::path::Path) -> anyhow:
         out.display(),
         map.fraction_at_least(0.0) * 100.0
     );
-    let road = sim_world::net::road_coverage(site, 10.0)?;
+    let road = sim_world::net::road_coverage(site, 10.0, seed)?;
     let attach = network5g::RadioConfig::default()
         .mobility
         .reestablishment_min_sinr_db;
@@ -212,7 +220,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
     let path = site.unwrap_or_else(default_site);
     let site = Arc::new(site::file::load(&path)?);
     if let Some(out) = cov {
-        coverage(&site, 20.0, &out)?;
+        coverage(&site, 20.0, seed, &out)?;
     }
     let cfg = SimConfig {
         trucks,
@@ -364,11 +372,16 @@ fn main() -> ExitCode {
             coverage: cov,
             auto_rearm,
         }),
-        Command::Coverage { site, step, output } => {
+        Command::Coverage {
+            site,
+            step,
+            seed,
+            output,
+        } => {
             let path = site.unwrap_or_else(default_site);
             site::file::load(&path)
                 .map_err(anyhow::Error::from)
-                .and_then(|s| coverage(&Arc::new(s), step, &output))
+                .and_then(|s| coverage(&Arc::new(s), step, seed, &output))
         }
         Command::Site { command } => site_cmd(command),
         Command::View(args) => view(args),

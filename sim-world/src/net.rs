@@ -87,13 +87,15 @@ pub fn make_transport(
     })
 }
 
-/// The site's best-server downlink SINR map over its heightfield, every `step_m` metres.
+/// The site's best-server downlink SINR map over its heightfield, every `step_m` metres, with
+/// the shadowing of a run with seed `seed`.
 pub fn coverage_map(
     site: &Arc<Site>,
     step_m: f64,
+    seed: u64,
 ) -> Result<(network5g::CoverageArea, network5g::CoverageMap), SimError> {
     let ch =
-        RadioChannel::for_site(site.clone(), 1).map_err(|e| SimError::Network(e.to_string()))?;
+        RadioChannel::for_site(site.clone(), seed).map_err(|e| SimError::Network(e.to_string()))?;
     let h = &site.terrain;
     let area = network5g::CoverageArea {
         x_min: h.origin[0],
@@ -117,10 +119,11 @@ pub struct RoadPoint {
     pub rsrp_dbm: f64,
 }
 
-/// The site's radio along its roads: every lane sampled every `step_m` metres, worst first.
-pub fn road_coverage(site: &Arc<Site>, step_m: f64) -> Result<Vec<RoadPoint>, SimError> {
+/// The site's radio along its roads (shadowing of a run with seed `seed`): every lane
+/// sampled every `step_m` metres, worst first.
+pub fn road_coverage(site: &Arc<Site>, step_m: f64, seed: u64) -> Result<Vec<RoadPoint>, SimError> {
     let ch =
-        RadioChannel::for_site(site.clone(), 1).map_err(|e| SimError::Network(e.to_string()))?;
+        RadioChannel::for_site(site.clone(), seed).map_err(|e| SimError::Network(e.to_string()))?;
     let net = ch.radio.network();
     let mut out = Vec::new();
     let step = step_m.max(1.0);

@@ -39,6 +39,11 @@ struct Cli {
     /// announce themselves (the road under a silent truck is then not held for it).
     #[arg(long)]
     no_roster: bool,
+    /// Re-arm a truck that stopped itself (link watchdog, expired grant; never an operator
+    /// e-stop) once it has reported `Stopped` over a working link this long (e.g. 30s), as a
+    /// remote operator would. Default: off.
+    #[arg(long, value_parser = site::SimDuration::parse)]
+    auto_rearm: Option<site::SimDuration>,
     /// Stop after this many seconds of wall-clock time (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<f64>,
@@ -66,6 +71,13 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
         pki_seed: cli.pki_seed,
         roster: !cli.no_roster,
         ..ServerConfig::new(site, cli.listen)
+    };
+    let cfg = ServerConfig {
+        dispatcher: fleet::DispatcherConfig {
+            auto_rearm_after: cli.auto_rearm,
+            ..cfg.dispatcher.clone()
+        },
+        ..cfg
     };
     cfg.check()
         .with_context(|| format!("cannot dispatch on {}", path.display()))?;
