@@ -55,7 +55,8 @@
 //!   [3 dB].
 //! * **Mobility** — initial attach and re-establishment to the best-RSRP cell if its SINR
 //!   ≥ Q_in [−4 dB]; A3 handover when a neighbour's RSRP exceeds the serving one by the
-//!   hysteresis [3 dB] for the time-to-trigger [160 ms]; interruption [40 ms] during which
+//!   hysteresis [3 dB] for the time-to-trigger [160 ms] (a timer per neighbour, as in
+//!   TS 38.331; the strongest neighbour whose timer ran out wins); interruption [40 ms] during which
 //!   packets wait (lossless handover with forwarding); radio-link failure when the serving
 //!   SINR stays below Q_out [−6 dB] for T310 [1 s] — packets are lost until
 //!   re-establishment, attempted after [500 ms] and then every [500 ms].
