@@ -102,8 +102,9 @@ fn setup(mut commands: Commands) {
         font,
         TextColor(Color::WHITE),
         Node {
+            // below the status panel, which spans most of the width at 1280 px
             position_type: PositionType::Absolute,
-            top: px(8.0),
+            top: px(84.0),
             right: px(8.0),
             padding: UiRect::all(px(6.0)),
             ..default()
