@@ -11,9 +11,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The default site, relative to the repository root.
-const DEFAULT_SITE: &str = "assets/sites/default.toml";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "minesim",
@@ -139,16 +136,6 @@ fn parse_rearm(s: &str) -> Result<RearmAfter, String> {
     }
 }
 
-fn default_site() -> PathBuf {
-    let here = PathBuf::from(DEFAULT_SITE);
-    if here.exists() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(DEFAULT_SITE)
-}
-
 fn coverage(
     site: &Arc<site::Site>,
     step: f64,
@@ -217,7 +204,7 @@ fn run(a: RunArgs) -> anyhow::Result<()> {
         coverage: cov,
         auto_rearm,
     } = a;
-    let path = site.unwrap_or_else(default_site);
+    let path = site.unwrap_or_else(site::file::default_site_path);
     let site = Arc::new(site::file::load(&path)?);
     if let Some(out) = cov {
         coverage(&site, 20.0, seed, &out)?;
@@ -378,7 +365,7 @@ fn main() -> ExitCode {
             seed,
             output,
         } => {
-            let path = site.unwrap_or_else(default_site);
+            let path = site.unwrap_or_else(site::file::default_site_path);
             site::file::load(&path)
                 .map_err(anyhow::Error::from)
                 .and_then(|s| coverage(&Arc::new(s), step, seed, &output))
@@ -445,7 +432,7 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
             args.trucks
         );
     }
-    let path = args.site.unwrap_or_else(default_site);
+    let path = args.site.unwrap_or_else(site::file::default_site_path);
     let site = site::file::load(&path)?;
     let cfg = SimConfig {
         trucks: args.trucks,

@@ -10,9 +10,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The default site, relative to the repository root.
-const DEFAULT_SITE: &str = "assets/sites/default.toml";
-
 #[derive(Parser, Debug)]
 #[command(
     name = "dispatcher",
@@ -52,18 +49,8 @@ struct Cli {
     summary: Option<PathBuf>,
 }
 
-fn default_site() -> PathBuf {
-    let here = PathBuf::from(DEFAULT_SITE);
-    if here.exists() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(DEFAULT_SITE)
-}
-
 fn main_inner(cli: Cli) -> anyhow::Result<()> {
-    let path = cli.site.unwrap_or_else(default_site);
+    let path = cli.site.unwrap_or_else(site::file::default_site_path);
     let site = Arc::new(site::file::load(&path)?);
     let cfg = ServerConfig {
         trucks: cli.trucks as usize,

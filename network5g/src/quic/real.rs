@@ -46,6 +46,24 @@ pub fn wall_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Reads one QUIC stream to its end, handing each complete frame to `on_frame`; `false` when
+/// the stream carried garbage (a length over the frame limit) and was abandoned.
+async fn read_frames(mut recv: quinn::RecvStream, mut on_frame: impl FnMut(Vec<u8>)) -> bool {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
+        buf.extend_from_slice(&chunk.bytes);
+        let (frames, ok) = split_frames(&mut buf);
+        for f in frames {
+            on_frame(f);
+        }
+        if !ok {
+            let _ = recv.stop(quinn::VarInt::from_u32(1));
+            return false;
+        }
+    }
+    true
+}
+
 fn loopback(addr: SocketAddr) -> Result<SocketAddr, RealError> {
     if addr.ip().is_loopback() {
         Ok(addr)
@@ -234,23 +252,17 @@ async fn handle_truck(
         let conn = conn.clone();
         let stats = stats.clone();
         tokio::spawn(async move {
-            while let Ok(mut recv) = conn.accept_uni().await {
+            while let Ok(recv) = conn.accept_uni().await {
                 let tx = tx.clone();
                 let stats = stats.clone();
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
-                        buf.extend_from_slice(&chunk.bytes);
-                        let (frames, ok) = split_frames(&mut buf);
-                        for f in frames {
-                            let _ = tx.send(f);
-                        }
-                        if !ok {
-                            if let Ok(mut s) = stats.lock() {
-                                s.garbage += 1;
-                            }
-                            let _ = recv.stop(quinn::VarInt::from_u32(1));
-                            break;
+                    let clean = read_frames(recv, |f| {
+                        let _ = tx.send(f);
+                    })
+                    .await;
+                    if !clean {
+                        if let Ok(mut s) = stats.lock() {
+                            s.garbage += 1;
                         }
                     }
                 });
@@ -410,24 +422,14 @@ impl TruckLink {
         {
             let conn = conn.clone();
             tokio::spawn(async move {
-                while let Ok(mut recv) = conn.accept_uni().await {
+                while let Ok(recv) = conn.accept_uni().await {
                     let tx = tx.clone();
                     let check = check.clone();
-                    tokio::spawn(async move {
-                        let mut buf = Vec::new();
-                        while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
-                            buf.extend_from_slice(&chunk.bytes);
-                            let (frames, ok) = split_frames(&mut buf);
-                            for f in frames {
-                                if let Some(m) = check(&f) {
-                                    let _ = tx.send(m);
-                                }
-                            }
-                            if !ok {
-                                break;
-                            }
+                    tokio::spawn(read_frames(recv, move |f| {
+                        if let Some(m) = check(&f) {
+                            let _ = tx.send(m);
                         }
-                    });
+                    }));
                 }
             });
         }

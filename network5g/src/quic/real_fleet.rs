@@ -17,6 +17,7 @@ use super::channel::Channel;
 use super::pki::SitePki;
 use super::real::{RealError, TruckLink};
 use super::safety::SafetyCounters;
+use super::sim::percentile;
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport};
 use site::protocol::{DispatchMsg, DownMsg, UpMsg};
 use site::SimTime;
@@ -378,14 +379,6 @@ impl RealFleet {
         }
         out
     }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let k = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[k.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
 impl Transport for RealFleet {

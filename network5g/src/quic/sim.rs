@@ -1135,7 +1135,8 @@ fn self_to_us(base: Instant, i: Instant) -> u64 {
     ns.div_ceil(1000) as u64
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+/// The `p` quantile of sorted microsecond values, in milliseconds (0 when empty).
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
