@@ -17,7 +17,7 @@ use super::channel::Channel;
 use super::pki::SitePki;
 use super::real::{RealError, TruckLink};
 use super::safety::SafetyCounters;
-use super::sim::percentile;
+use super::sim::set_command_latency;
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport};
 use site::protocol::{DispatchMsg, DownMsg, UpMsg};
 use site::SimTime;
@@ -436,11 +436,7 @@ impl Transport for RealFleet {
     }
     fn kpis(&self) -> Option<NetKpis> {
         let mut k = self.kpi.clone();
-        let mut lat = self.latencies_us.clone();
-        lat.sort_unstable();
-        k.command_latency_p50_ms = percentile(&lat, 0.5);
-        k.command_latency_p99_ms = percentile(&lat, 0.99);
-        k.command_latency_max_ms = lat.last().map_or(0.0, |v| *v as f64 / 1000.0);
+        set_command_latency(&mut k, &self.latencies_us);
         for s in &self.safety {
             if let Ok(s) = s.lock() {
                 k.safety_at_trucks.add(&s);

@@ -1135,13 +1135,18 @@ fn self_to_us(base: Instant, i: Instant) -> u64 {
     ns.div_ceil(1000) as u64
 }
 
-/// The `p` quantile of sorted microsecond values, in milliseconds (0 when empty).
-pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let k = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[k.min(sorted.len() - 1)] as f64 / 1000.0
+/// Fills `k`'s command-latency p50, p99 and max (ms) from latencies in microseconds.
+pub(crate) fn set_command_latency(k: &mut NetKpis, latencies_us: &[u64]) {
+    let mut l = latencies_us.to_vec();
+    l.sort_unstable();
+    let at = |p: f64| {
+        l.len().checked_sub(1).map_or(0.0, |last| {
+            l[((last as f64 * p).round() as usize).min(last)] as f64 / 1000.0
+        })
+    };
+    k.command_latency_p50_ms = at(0.5);
+    k.command_latency_p99_ms = at(0.99);
+    k.command_latency_max_ms = l.last().map_or(0.0, |x| *x as f64 / 1000.0);
 }
 
 impl<C: Channel> Transport for SimQuicTransport<C> {
@@ -1218,11 +1223,7 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
     }
     fn kpis(&self) -> Option<NetKpis> {
         let mut k = self.kpi.clone();
-        let mut l = self.latencies_us.clone();
-        l.sort_unstable();
-        k.command_latency_p50_ms = percentile(&l, 0.5);
-        k.command_latency_p99_ms = percentile(&l, 0.99);
-        k.command_latency_max_ms = l.last().map_or(0.0, |x| *x as f64 / 1000.0);
+        set_command_latency(&mut k, &self.latencies_us);
         k.telemetry_delivery_ratio = if k.telemetry_sent == 0 {
             0.0
         } else {
