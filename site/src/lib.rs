@@ -11,10 +11,12 @@
 
 pub mod file;
 pub mod generate;
+pub mod hash;
 pub mod ids;
 pub mod protocol;
 pub mod road;
 pub mod route;
+pub mod seed;
 pub mod site;
 pub mod terrain;
 pub mod testing;

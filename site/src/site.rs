@@ -157,12 +157,13 @@ impl Site {
     }
 
     /// Where each truck of an `n`-truck fleet starts: [`Site::spread_slots`] shuffled by
-    /// `seed` (slot `k` is truck `k`'s). The simulation and a separate dispatcher process
-    /// compute the same roster from the same site, fleet size and seed.
+    /// the run seed's [`crate::seed::Stream::FleetStart`] generator (slot `k` is truck `k`'s).
+    /// The simulation and a separate dispatcher process compute the same roster from the same
+    /// site, fleet size and seed.
     pub fn fleet_start(&self, n: usize, seed: u64) -> Option<Vec<Slot>> {
-        use rand::{RngExt, SeedableRng};
+        use rand::RngExt;
         let mut slots = self.spread_slots(n)?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = crate::seed::rng(seed, crate::seed::Stream::FleetStart, 0);
         for i in (1..slots.len()).rev() {
             let j = rng.random_range(0..=i);
             slots.swap(i, j);
