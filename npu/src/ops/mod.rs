@@ -1,0 +1,80 @@
+//! Operator kernels on `ndarray`, one file per op family. Every kernel is deterministic: the
+//! same input always gives bit-identical output (no threads, fixed loop order).
+//!
+//! | file | ops |
+//! |---|---|
+//! | `conv` | Conv (im2col + GEMM, f32 or int8), ConvTranspose |
+//! | `matmul` | MatMul, Gemm, the exact i8×i8→i32 GEMMs |
+//! | `elementwise` | broadcasting Add/Sub/Mul/Div |
+//! | `activation` | Relu, LeakyRelu, Sigmoid, Tanh, Clip, Softmax |
+//! | `pool` | MaxPool, AveragePool, GlobalAveragePool |
+//! | `norm` | BatchNormalization |
+//! | `shape` | Concat, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Shape, Identity |
+//! | `reduce` | ReduceMin, ReduceSum, ArgMin, ArgMax |
+//! | `gather` | Gather |
+//! | `quant` | QuantizeLinear, DequantizeLinear, symmetric int8 rounding |
+//! | `resize` | nearest Resize |
+//! | `window` | sliding-window geometry shared by conv and pool |
+//!
+//! The kernels are re-exported here, so `ops::conv2d` and `ops::conv::conv2d` are the same.
+
+pub mod activation;
+pub mod conv;
+pub mod elementwise;
+pub mod gather;
+pub mod matmul;
+pub mod norm;
+pub mod pool;
+pub mod quant;
+pub mod reduce;
+pub mod resize;
+pub mod shape;
+pub mod window;
+
+pub use activation::{activation, softmax};
+pub use conv::{conv2d, conv_geom, conv_transpose2d, conv_transpose_out, ConvGeom, Weights};
+pub use elementwise::{binary, broadcast_shape};
+pub use gather::gather;
+pub use matmul::{gemm, gemm_i8, gemm_i8_scalar, matmul, matmul_shape, EXACT_F32_K_BLOCK};
+pub use norm::batch_norm;
+pub use pool::{global_avg_pool, pool2d, pool_geom};
+pub use quant::{dequantize_linear, quantize_linear, quantize_sym};
+pub use reduce::{arg_reduce, reduce, reduce_shape};
+pub use resize::{resize_nearest, resize_shape};
+pub use shape::{
+    concat, perm_or_reverse, reshape, reshape_target, squeeze_shape, transpose, unsqueeze_shape,
+};
+pub use window::{resolve_pads, window_out};
+
+use ndarray::ArrayD;
+
+use crate::error::{NpuError, Result};
+
+/// Normalises a possibly negative axis.
+pub fn norm_axis(axis: i64, rank: usize, ctx: &str) -> Result<usize> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if a < 0 || a >= r.max(1) {
+        return Err(NpuError::shape(
+            ctx,
+            format!("axis {axis} out of range for rank {rank}"),
+        ));
+    }
+    Ok(a as usize)
+}
+
+/// The four dims of an NCHW shape, or a shape error naming `what`.
+pub(crate) fn dims4(shape: &[usize], ctx: &str, what: &str) -> Result<[usize; 4]> {
+    match shape {
+        [a, b, c, d] => Ok([*a, *b, *c, *d]),
+        _ => Err(NpuError::shape(
+            ctx,
+            format!("{what} must be 4-D (NCHW), got {shape:?}"),
+        )),
+    }
+}
+
+/// Elements in logical (row-major) order.
+pub(crate) fn std_vec<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
+    a.iter().copied().collect()
+}
