@@ -19,7 +19,8 @@ use serde::Serialize;
 use crate::compiler::shape_infer::Shapes;
 use crate::device::DeviceProfile;
 use crate::error::Result;
-use crate::ir::{Activation, Graph, Node, Op, Precision};
+use crate::ir::{Activation, Graph, Node, Precision};
+use crate::ops;
 
 /// Which resource bounds a kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -84,12 +85,79 @@ pub struct KernelCost {
 }
 
 /// One matrix-product workload: `groups` independent M×K×N products.
-#[derive(Clone, Copy, Debug)]
-struct Mm {
-    groups: u64,
-    m: u64,
-    k: u64,
-    n: u64,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CubeWork {
+    /// Independent products (conv groups, matmul batch).
+    pub groups: u64,
+    /// Rows (output pixels for a conv).
+    pub m: u64,
+    /// Depth.
+    pub k: u64,
+    /// Columns (output channels per group for a conv).
+    pub n: u64,
+}
+
+/// Which unit an op family runs on, as far as operand sizes and launch go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CostClass {
+    /// Cube op (Conv, ConvTranspose, Gemm, MatMul): int8 kernels read int8 activations and
+    /// weights.
+    Cube,
+    /// Vector op: operands at the activation size.
+    Vector,
+    /// Free: no memory traffic and no launch (views, Shape).
+    Free,
+}
+
+/// What one kernel asks of the AI core before tiling and timing (from its op family).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Cube matrix products (`None`: no cube work, e.g. a depthwise conv on the vector unit).
+    pub cube: Option<CubeWork>,
+    /// Vector element-ops (depthwise MACs and fused epilogues included).
+    pub vector_ops: u64,
+    /// Useful multiply-accumulates (2 flops each).
+    pub macs: u64,
+}
+
+/// What an op family's cost model sees of one node: its input and output shapes.
+pub struct CostCx<'a> {
+    node: &'a Node,
+    input_shapes: &'a [Vec<usize>],
+    output_shapes: &'a [Vec<usize>],
+    out_elems: u64,
+}
+
+impl CostCx<'_> {
+    /// Shape of present input `i` (absent inputs skipped; empty when unknown).
+    pub fn input_shape(&self, i: usize) -> Vec<usize> {
+        self.input_shapes.get(i).cloned().unwrap_or_default()
+    }
+
+    /// Shape of output `i` (empty when unknown).
+    pub fn output_shape(&self, i: usize) -> Vec<usize> {
+        self.output_shapes.get(i).cloned().unwrap_or_default()
+    }
+
+    /// Elements of the first input.
+    pub fn in_elems(&self) -> u64 {
+        prod(&self.input_shape(0))
+    }
+
+    /// Elements of all outputs.
+    pub fn out_elems(&self) -> u64 {
+        self.out_elems
+    }
+
+    /// Whether declared input `i` is present.
+    pub fn has(&self, i: usize) -> bool {
+        self.node.inputs.get(i).is_some_and(|s| !s.is_empty())
+    }
+
+    /// Vector ops of a fused epilogue: bias add (when input `bias` is present) + activation.
+    pub fn epilogue(&self, act: Option<Activation>, bias: usize) -> u64 {
+        self.out_elems * (u64::from(self.has(bias)) + act.map_or(0, Activation::vector_ops))
+    }
 }
 
 /// How a cube workload was tiled: fractals per L0 block and block counts.
@@ -120,7 +188,7 @@ struct CubeResult {
     tiling: CubeTiling,
 }
 
-fn cube_cost(mm: Mm, p: &DeviceProfile, prec: Precision) -> CubeResult {
+fn cube_cost(mm: CubeWork, p: &DeviceProfile, prec: Precision) -> CubeResult {
     let s = &p.ai_core_spec;
     let (k0, in_bytes) = match prec {
         Precision::Int8 => (s.cube_k_int8, 1),
@@ -208,115 +276,30 @@ pub fn kernel_cost(
         .collect();
     let output_shapes: Vec<Vec<usize>> = node.outputs.iter().map(shape_of).collect();
     let out_elems: u64 = output_shapes.iter().map(|s| prod(s)).sum();
-    let in0 = input_shapes.first().cloned().unwrap_or_default();
-    let in_elems = prod(&in0);
     let act_b = prec.act_bytes();
-    let is_cube_op = matches!(
-        node.op,
-        Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul
-    );
+    let family = ops::family(&node.op);
+    let class = family.cost_class(&node.op);
+    let is_cube_op = class == CostClass::Cube;
+    let view = class == CostClass::Free;
     let weight_b = match (prec, is_cube_op) {
         (Precision::Int8, true) => 1,
         _ => act_b,
     };
-    let epilogue = |act: Option<Activation>, bias: bool| -> u64 {
-        out_elems * (u64::from(bias) + act.map_or(0, Activation::vector_ops))
+    let cx = CostCx {
+        node,
+        input_shapes: &input_shapes,
+        output_shapes: &output_shapes,
+        out_elems,
     };
-    let has = |i: usize| node.inputs.get(i).is_some_and(|s| !s.is_empty());
-    let mut mm: Option<Mm> = None;
-    let mut vec_ops: u64 = 0;
-    let mut useful_macs: u64 = 0;
-    let mut view = false;
-    match &node.op {
-        Op::Conv(a) => {
-            let w = input_shapes.get(1).cloned().unwrap_or_default();
-            let o = output_shapes.first().cloned().unwrap_or_default();
-            if let ([n, c, _, _], [m, cg, kh, kw], [_, _, ho, wo]) = (&in0[..], &w[..], &o[..]) {
-                let g = (*c / (*cg).max(1)).max(1) as u64;
-                let mg = (*m as u64) / g;
-                let k = (*cg * *kh * *kw) as u64;
-                let pix = (*n * *ho * *wo) as u64;
-                useful_macs = g * mg * k * pix;
-                if *cg == 1 && mg == 1 && g > 1 {
-                    // Depthwise: one input channel per output channel. CANN runs these on the
-                    // vector unit; the cube would waste 15/16 of every fractal.
-                    vec_ops += useful_macs;
-                } else {
-                    mm = Some(Mm {
-                        groups: g,
-                        m: pix,
-                        k,
-                        n: mg,
-                    });
-                }
-            }
-            vec_ops += epilogue(a.activation, has(2));
-        }
-        Op::ConvTranspose(a) => {
-            let w = input_shapes.get(1).cloned().unwrap_or_default();
-            if let ([n, c, h, wd], [_, mg, kh, kw]) = (&in0[..], &w[..]) {
-                let g = a.group.max(1) as u64;
-                let cg = (*c as u64) / g;
-                let cols = (*mg * *kh * *kw) as u64;
-                let pix = (*n * *h * *wd) as u64;
-                useful_macs = g * cg * cols * pix;
-                mm = Some(Mm {
-                    groups: g,
-                    m: pix,
-                    k: cg,
-                    n: cols,
-                });
-                vec_ops += g * cols * pix; // col2im scatter-add
-            }
-            vec_ops += epilogue(a.activation, has(2));
-        }
-        Op::Gemm(ga) => {
-            let o = output_shapes.first().cloned().unwrap_or_default();
-            let k = if ga.trans_a { in0.first() } else { in0.get(1) }
-                .copied()
-                .unwrap_or(0) as u64;
-            if let [m, n] = o[..] {
-                useful_macs = m as u64 * k * n as u64;
-                mm = Some(Mm {
-                    groups: 1,
-                    m: m as u64,
-                    k,
-                    n: n as u64,
-                });
-            }
-            vec_ops += epilogue(ga.activation, has(2));
-        }
-        Op::MatMul => {
-            let o = output_shapes.first().cloned().unwrap_or_default();
-            let k = in0.last().copied().unwrap_or(0) as u64;
-            let r = o.len();
-            if r >= 2 {
-                let (m, n) = (o[r - 2] as u64, o[r - 1] as u64);
-                let groups = prod(&o[..r - 2]).max(1);
-                useful_macs = groups * m * k * n;
-                mm = Some(Mm { groups, m, k, n });
-            }
-        }
-        Op::Binary(_) => vec_ops = out_elems,
-        Op::Act(a) => vec_ops = out_elems * a.vector_ops(),
-        Op::MaxPool(pa) | Op::AveragePool(pa) => {
-            vec_ops = out_elems * (pa.kernel[0] * pa.kernel[1]) as u64
-        }
-        Op::GlobalAveragePool | Op::ReduceMin { .. } | Op::ReduceSum { .. } => vec_ops = in_elems,
-        Op::ArgMin { .. } | Op::ArgMax { .. } => vec_ops = 2 * in_elems,
-        Op::BatchNormalization { .. } => vec_ops = 2 * out_elems,
-        Op::Softmax { .. } => vec_ops = 6 * out_elems,
-        Op::QuantizeLinear { .. } | Op::DequantizeLinear { .. } => vec_ops = 2 * out_elems,
-        Op::Resize { .. } | Op::Transpose { .. } | Op::Concat { .. } | Op::Gather { .. } => {
-            vec_ops = out_elems
-        }
-        Op::Reshape { .. }
-        | Op::Flatten { .. }
-        | Op::Squeeze { .. }
-        | Op::Unsqueeze { .. }
-        | Op::Identity
-        | Op::Shape => view = true,
-    }
+    let Work {
+        cube: mm,
+        vector_ops: vec_ops,
+        macs: useful_macs,
+    } = if view {
+        Work::default()
+    } else {
+        family.work(&node.op, &cx)
+    };
     let freq = p.freq_hz();
     let cores = f64::from(p.soc_info.ai_core_cnt);
     // Bytes: runtime inputs at activation size, constants at weight size, outputs at act size.

@@ -7,8 +7,8 @@ use ndarray::ArrayD;
 
 use crate::error::{NpuError, Result};
 use crate::f16::round_f16;
-use crate::ir::{DType, Dim, Graph, Node, Op, Tensor};
-use crate::ops::{self, Weights};
+use crate::ir::{DType, Dim, Graph, Node, Tensor};
+use crate::ops;
 
 /// Largest value (elements) the executor will materialise (2^31, 8 GiB of f32).
 pub const MAX_EXEC_ELEMENTS: usize = 1 << 31;
@@ -20,150 +20,70 @@ pub struct ExecOptions {
     pub fp16: bool,
 }
 
-fn input<'a>(node: &Node, ins: &[Option<&'a Tensor>], i: usize) -> Result<&'a Tensor> {
-    ins.get(i).copied().flatten().ok_or_else(|| {
-        NpuError::InvalidGraph(format!(
-            "node `{}` ({}) lacks input #{i}",
-            node.name,
-            node.op.type_name()
-        ))
-    })
+/// What an op family's kernel sees of one node being evaluated: the node and its inputs
+/// (absent optional inputs are `None`).
+pub struct EvalCx<'a> {
+    node: &'a Node,
+    ins: &'a [Option<&'a Tensor>],
 }
 
-fn opt_f32(ins: &[Option<&Tensor>], i: usize) -> Option<Vec<f32>> {
-    ins.get(i).copied().flatten().map(Tensor::to_f32_vec)
+impl<'a> EvalCx<'a> {
+    /// Context of `node` on `ins`.
+    pub fn new(node: &'a Node, ins: &'a [Option<&'a Tensor>]) -> Self {
+        EvalCx { node, ins }
+    }
+
+    /// Node name (the context of every error).
+    pub fn name(&self) -> &'a str {
+        self.node.name.as_str()
+    }
+
+    /// Number of declared inputs (absent optional ones included).
+    pub fn input_count(&self) -> usize {
+        self.node.inputs.len()
+    }
+
+    /// Input `i`, or an error when it is absent.
+    pub fn input(&self, i: usize) -> Result<&'a Tensor> {
+        self.opt(i).ok_or_else(|| {
+            NpuError::InvalidGraph(format!(
+                "node `{}` ({}) lacks input #{i}",
+                self.node.name,
+                self.node.op.type_name()
+            ))
+        })
+    }
+
+    /// Input `i` as f32, or an error when it is absent or not f32.
+    pub fn input_f32(&self, i: usize) -> Result<&'a ArrayD<f32>> {
+        self.input(i).and_then(|t| t.as_f32(self.name()))
+    }
+
+    /// Input 0.
+    pub fn x(&self) -> Result<&'a Tensor> {
+        self.input(0)
+    }
+
+    /// Input 0 as f32.
+    pub fn xf(&self) -> Result<&'a ArrayD<f32>> {
+        self.input_f32(0)
+    }
+
+    /// Optional input `i` (`None` when absent).
+    pub fn opt(&self, i: usize) -> Option<&'a Tensor> {
+        self.ins.get(i).copied().flatten()
+    }
+
+    /// Optional input `i` as a list of f32 values (any dtype cast).
+    pub fn opt_f32_vec(&self, i: usize) -> Option<Vec<f32>> {
+        self.opt(i).map(Tensor::to_f32_vec)
+    }
 }
 
-/// Evaluates one node on its inputs (absent optional inputs are `None`).
+/// Evaluates one node on its inputs (absent optional inputs are `None`) with its op
+/// family's kernel.
 pub fn eval_node(node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-    let ctx = node.name.as_str();
-    let x = || input(node, ins, 0);
-    let xf = || input(node, ins, 0).and_then(|t| t.as_f32(ctx));
-    let out = match &node.op {
-        Op::Conv(a) => {
-            let w = input(node, ins, 1)?;
-            let b = opt_f32(ins, 2);
-            let wt = match (w, &a.quant) {
-                (Tensor::F32(w), None) => Weights::F32(w),
-                (Tensor::I8(w), Some(q)) => Weights::I8(w, q),
-                _ => {
-                    return Err(NpuError::DTypeMismatch {
-                        node: ctx.into(),
-                        detail: "Conv weight dtype does not match its quantisation".into(),
-                    })
-                }
-            };
-            Tensor::F32(ops::conv2d(xf()?, wt, b.as_deref(), a, ctx)?)
-        }
-        Op::ConvTranspose(a) => {
-            let w = input(node, ins, 1)?.as_f32(ctx)?;
-            let b = opt_f32(ins, 2);
-            Tensor::F32(ops::conv_transpose2d(xf()?, w, b.as_deref(), a, ctx)?)
-        }
-        Op::Resize {
-            scales,
-            sizes,
-            coord,
-            nearest,
-        } => ops::resize_nearest(x()?, scales, sizes, *coord, *nearest, ctx)?,
-        Op::MatMul => Tensor::F32(ops::matmul(xf()?, input(node, ins, 1)?.as_f32(ctx)?, ctx)?),
-        Op::Gemm(g) => {
-            let c = match ins.get(2).copied().flatten() {
-                Some(t) => Some(t.as_f32(ctx)?),
-                None => None,
-            };
-            Tensor::F32(ops::gemm(xf()?, input(node, ins, 1)?, c, g, ctx)?)
-        }
-        Op::Binary(b) => ops::binary(*b, x()?, input(node, ins, 1)?, ctx)?,
-        Op::Act(a) => Tensor::F32(ops::activation(xf()?, *a)),
-        Op::MaxPool(p) => Tensor::F32(ops::pool2d(xf()?, p, true, ctx)?),
-        Op::AveragePool(p) => Tensor::F32(ops::pool2d(xf()?, p, false, ctx)?),
-        Op::GlobalAveragePool => Tensor::F32(ops::global_avg_pool(xf()?, ctx)?),
-        Op::BatchNormalization { epsilon } => {
-            let p: Vec<Vec<f32>> = (1..5)
-                .map(|i| input(node, ins, i).map(Tensor::to_f32_vec))
-                .collect::<Result<_>>()?;
-            Tensor::F32(ops::batch_norm(
-                xf()?,
-                &p[0],
-                &p[1],
-                &p[2],
-                &p[3],
-                *epsilon,
-                ctx,
-            )?)
-        }
-        Op::Concat { axis } => {
-            let xs: Vec<&Tensor> = (0..node.inputs.len())
-                .map(|i| input(node, ins, i))
-                .collect::<Result<_>>()?;
-            ops::concat(&xs, *axis, ctx)?
-        }
-        Op::Reshape { shape } => {
-            let t = x()?;
-            let target = ops::reshape_target(t.shape(), shape, ctx)?;
-            ops::reshape(t, &target, ctx)?
-        }
-        Op::Flatten { axis } => {
-            let t = x()?;
-            let s = t.shape();
-            let ax = if *axis == s.len() as i64 {
-                s.len()
-            } else {
-                ops::norm_axis(*axis, s.len(), ctx)?
-            };
-            let a: usize = s[..ax].iter().product();
-            let b: usize = s[ax..].iter().product();
-            ops::reshape(t, &[a, b], ctx)?
-        }
-        Op::Transpose { perm } => ops::transpose(x()?, perm, ctx)?,
-        Op::Squeeze { axes } => {
-            let t = x()?;
-            let s = ops::squeeze_shape(t.shape(), axes, ctx)?;
-            ops::reshape(t, &s, ctx)?
-        }
-        Op::Unsqueeze { axes } => {
-            let t = x()?;
-            let s = ops::unsqueeze_shape(t.shape(), axes, ctx)?;
-            ops::reshape(t, &s, ctx)?
-        }
-        Op::Softmax { axis } => Tensor::F32(ops::softmax(xf()?, *axis, ctx)?),
-        Op::ReduceMin { axes, keepdims } => {
-            Tensor::F32(ops::reduce(xf()?, axes, *keepdims, true, ctx)?)
-        }
-        Op::ReduceSum { axes, keepdims } => {
-            Tensor::F32(ops::reduce(xf()?, axes, *keepdims, false, ctx)?)
-        }
-        Op::ArgMin { axis, keepdims } => {
-            Tensor::I64(ops::arg_reduce(xf()?, *axis, *keepdims, false, ctx)?)
-        }
-        Op::ArgMax { axis, keepdims } => {
-            Tensor::I64(ops::arg_reduce(xf()?, *axis, *keepdims, true, ctx)?)
-        }
-        Op::Gather { axis } => ops::gather(x()?, input(node, ins, 1)?, *axis, ctx)?,
-        Op::QuantizeLinear { axis } => {
-            let s = input(node, ins, 1)?.to_f32_vec();
-            let zp = match ins.get(2).copied().flatten() {
-                Some(t) => t.to_i64_vec(ctx)?,
-                None => Vec::new(),
-            };
-            Tensor::I8(ops::quantize_linear(xf()?, &s, &zp, *axis, ctx)?)
-        }
-        Op::DequantizeLinear { axis } => {
-            let s = input(node, ins, 1)?.to_f32_vec();
-            let zp = match ins.get(2).copied().flatten() {
-                Some(t) => t.to_i64_vec(ctx)?,
-                None => Vec::new(),
-            };
-            Tensor::F32(ops::dequantize_linear(x()?, &s, &zp, *axis, ctx)?)
-        }
-        Op::Shape => {
-            let s: Vec<i64> = x()?.shape().iter().map(|&d| d as i64).collect();
-            Tensor::from_i64(&[s.len()], s)?
-        }
-        Op::Identity => x()?.clone(),
-    };
-    Ok(vec![out])
+    ops::family(&node.op).eval(&node.op, &EvalCx::new(node, ins))
 }
 
 /// Checks a runtime input against its declared type.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::shape_infer::Shapes;
 use crate::device::DeviceProfile;
 use crate::error::{NpuError, Result};
-use crate::ir::{DType, Graph, Op, Precision};
+use crate::ir::{DType, Graph, Precision};
 
 /// Alignment of every buffer in bytes.
 pub const ALIGN: u64 = 64;
@@ -95,14 +95,7 @@ pub fn plan_memory(
                 }
             }
         }
-        let is_view = matches!(
-            n.op,
-            Op::Reshape { .. }
-                | Op::Flatten { .. }
-                | Op::Squeeze { .. }
-                | Op::Unsqueeze { .. }
-                | Op::Identity
-        );
+        let is_view = crate::ops::family(&n.op).is_view(&n.op);
         for o in &n.outputs {
             let src = n.inputs.first().and_then(|i| root.get(i)).cloned();
             match (is_view, src) {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{NpuError, Result};
-use crate::ir::{DType, Graph, Node, Op};
+use crate::ir::{DType, Graph, Node};
 use crate::ops;
 
 /// Inferred type of a value.
@@ -40,200 +40,87 @@ fn get<'a>(s: &'a Shapes, node: &Node, i: usize) -> Result<&'a ValueType> {
     })
 }
 
-fn float(v: &ValueType, ctx: &str) -> Result<()> {
-    if matches!(v.dtype, DType::F32 | DType::F16) {
-        Ok(())
-    } else {
-        Err(NpuError::DTypeMismatch {
-            node: ctx.into(),
-            detail: format!("expected a float input, got {:?}", v.dtype),
-        })
+/// What an op family's shape inference sees of one node: its inputs' types.
+pub struct InferCx<'a> {
+    node: &'a Node,
+    shapes: &'a Shapes,
+    x: &'a ValueType,
+}
+
+impl<'a> InferCx<'a> {
+    /// Node name (the context of every error).
+    pub fn name(&self) -> &'a str {
+        self.node.name.as_str()
+    }
+
+    /// Number of declared inputs (absent optional ones included).
+    pub fn input_count(&self) -> usize {
+        self.node.inputs.len()
+    }
+
+    /// Type of input 0 (present for every node that reaches a family).
+    pub fn x(&self) -> &'a ValueType {
+        self.x
+    }
+
+    /// Type of input `i`, or an error when it is absent or unknown.
+    pub fn input(&self, i: usize) -> Result<&'a ValueType> {
+        get(self.shapes, self.node, i)
+    }
+
+    /// Type of optional input `i` (`None` when absent or unknown).
+    pub fn opt(&self, i: usize) -> Option<&'a ValueType> {
+        self.input(i).ok()
+    }
+
+    /// Fails unless `v` is a float value.
+    pub fn float(&self, v: &ValueType) -> Result<()> {
+        if matches!(v.dtype, DType::F32 | DType::F16) {
+            Ok(())
+        } else {
+            Err(NpuError::DTypeMismatch {
+                node: self.name().into(),
+                detail: format!("expected a float input, got {:?}", v.dtype),
+            })
+        }
+    }
+
+    /// One f32 output of `shape`.
+    pub fn f32(&self, shape: Vec<usize>) -> Result<Vec<ValueType>> {
+        Ok(vec![ValueType {
+            dtype: DType::F32,
+            shape,
+        }])
+    }
+
+    /// One output of `shape` with the dtype of input 0.
+    pub fn same(&self, shape: Vec<usize>) -> Result<Vec<ValueType>> {
+        Ok(vec![ValueType {
+            dtype: self.x.dtype,
+            shape,
+        }])
+    }
+
+    /// One output of `dtype` and `shape`.
+    pub fn one(&self, dtype: DType, shape: Vec<usize>) -> Result<Vec<ValueType>> {
+        Ok(vec![ValueType { dtype, shape }])
     }
 }
 
-/// Infers the output type of one node.
-pub fn infer_node(node: &Node, s: &Shapes) -> Result<ValueType> {
-    let ctx = node.name.as_str();
+/// Infers the output types of one node with its op family: one type per output, or a single
+/// type that every output gets (ops of one output).
+pub fn infer_outputs(node: &Node, s: &Shapes) -> Result<Vec<ValueType>> {
     let x = get(s, node, 0)?;
-    let f = |shape: Vec<usize>| ValueType {
-        dtype: DType::F32,
-        shape,
-    };
-    let same = |shape: Vec<usize>| ValueType {
-        dtype: x.dtype,
-        shape,
-    };
-    Ok(match &node.op {
-        Op::Conv(a) => {
-            float(x, ctx)?;
-            let w = get(s, node, 1)?;
-            let g = ops::conv_geom(&x.shape, &w.shape, a, ctx)?;
-            if let Ok(b) = get(s, node, 2) {
-                if b.len() != g.m {
-                    return Err(NpuError::shape(
-                        ctx,
-                        "bias length differs from output channels",
-                    ));
-                }
-            }
-            f(vec![g.n, g.m, g.ho, g.wo])
-        }
-        Op::ConvTranspose(a) => {
-            float(x, ctx)?;
-            let w = get(s, node, 1)?;
-            f(ops::conv_transpose_out(&x.shape, &w.shape, a, ctx)?.to_vec())
-        }
-        Op::Resize { scales, sizes, .. } => same(ops::resize_shape(&x.shape, scales, sizes, ctx)?),
-        Op::MatMul => {
-            float(x, ctx)?;
-            f(ops::matmul_shape(&x.shape, &get(s, node, 1)?.shape, ctx)?)
-        }
-        Op::Gemm(g) => {
-            float(x, ctx)?;
-            let b = get(s, node, 1)?;
-            if x.shape.len() != 2 || b.shape.len() != 2 {
-                return Err(NpuError::shape(ctx, "Gemm operands must be 2-D"));
-            }
-            let (m, k) = if g.trans_a {
-                (x.shape[1], x.shape[0])
-            } else {
-                (x.shape[0], x.shape[1])
-            };
-            // An int8-compiled weight is stored as [K, N].
-            let (k2, n) = if g.trans_b && g.quant.is_none() {
-                (b.shape[1], b.shape[0])
-            } else {
-                (b.shape[0], b.shape[1])
-            };
-            if k != k2 {
-                return Err(NpuError::shape(
-                    ctx,
-                    format!("Gemm inner dims {k} and {k2} differ"),
-                ));
-            }
-            if let Ok(c) = get(s, node, 2) {
-                let bs = ops::broadcast_shape(&[m, n], &c.shape, ctx)?;
-                if bs != [m, n] {
-                    return Err(NpuError::shape(
-                        ctx,
-                        "Gemm C does not broadcast to the output",
-                    ));
-                }
-            }
-            f(vec![m, n])
-        }
-        Op::Binary(_) => {
-            let y = get(s, node, 1)?;
-            if x.dtype != y.dtype {
-                return Err(NpuError::DTypeMismatch {
-                    node: ctx.into(),
-                    detail: format!("{:?} with {:?}", x.dtype, y.dtype),
-                });
-            }
-            same(ops::broadcast_shape(&x.shape, &y.shape, ctx)?)
-        }
-        Op::Act(_) | Op::Softmax { .. } | Op::BatchNormalization { .. } => {
-            float(x, ctx)?;
-            if let Op::Softmax { axis } = node.op {
-                ops::norm_axis(axis, x.shape.len(), ctx)?;
-            }
-            if let Op::BatchNormalization { .. } = node.op {
-                let c = x.shape.get(1).copied().unwrap_or(0);
-                for i in 1..5 {
-                    if get(s, node, i)?.len() != c {
-                        return Err(NpuError::shape(ctx, "BatchNormalization parameter length"));
-                    }
-                }
-            }
-            f(x.shape.clone())
-        }
-        Op::MaxPool(p) | Op::AveragePool(p) => {
-            float(x, ctx)?;
-            f(ops::pool_geom(&x.shape, p, ctx)?.0.to_vec())
-        }
-        Op::GlobalAveragePool => {
-            float(x, ctx)?;
-            if x.shape.len() < 3 {
-                return Err(NpuError::shape(ctx, "GlobalAveragePool needs rank >= 3"));
-            }
-            let mut sh = x.shape[..2].to_vec();
-            sh.extend(std::iter::repeat_n(1, x.shape.len() - 2));
-            f(sh)
-        }
-        Op::Concat { axis } => {
-            let ax = ops::norm_axis(*axis, x.shape.len(), ctx)?;
-            let mut out = x.shape.clone();
-            for i in 1..node.inputs.len() {
-                let y = get(s, node, i)?;
-                if y.dtype != x.dtype || y.shape.len() != x.shape.len() {
-                    return Err(NpuError::shape(
-                        ctx,
-                        "Concat inputs differ in rank or dtype",
-                    ));
-                }
-                for (d, (&a, &b)) in x.shape.iter().zip(&y.shape).enumerate() {
-                    if d != ax && a != b {
-                        return Err(NpuError::shape(
-                            ctx,
-                            format!(
-                                "Concat inputs {:?} and {:?} differ off axis",
-                                x.shape, y.shape
-                            ),
-                        ));
-                    }
-                }
-                out[ax] = out[ax].saturating_add(y.shape[ax]);
-            }
-            same(out)
-        }
-        Op::Reshape { shape } => same(ops::reshape_target(&x.shape, shape, ctx)?),
-        Op::Flatten { axis } => {
-            let ax = if *axis == x.shape.len() as i64 {
-                x.shape.len()
-            } else {
-                ops::norm_axis(*axis, x.shape.len(), ctx)?
-            };
-            same(vec![
-                checked_numel(&x.shape[..ax], ctx)?,
-                checked_numel(&x.shape[ax..], ctx)?,
-            ])
-        }
-        Op::Transpose { perm } => {
-            let p = ops::perm_or_reverse(perm, x.shape.len(), ctx)?;
-            same(p.iter().map(|&i| x.shape[i]).collect())
-        }
-        Op::Squeeze { axes } => same(ops::squeeze_shape(&x.shape, axes, ctx)?),
-        Op::Unsqueeze { axes } => same(ops::unsqueeze_shape(&x.shape, axes, ctx)?),
-        Op::ReduceMin { axes, keepdims } | Op::ReduceSum { axes, keepdims } => {
-            float(x, ctx)?;
-            f(ops::reduce_shape(&x.shape, axes, *keepdims, ctx)?)
-        }
-        Op::ArgMin { axis, keepdims } | Op::ArgMax { axis, keepdims } => {
-            float(x, ctx)?;
-            ValueType {
-                dtype: DType::I64,
-                shape: ops::reduce_shape(&x.shape, &[*axis], *keepdims, ctx)?,
-            }
-        }
-        Op::Gather { axis } => {
-            let ax = ops::norm_axis(*axis, x.shape.len(), ctx)?;
-            let idx = get(s, node, 1)?;
-            let mut sh = x.shape[..ax].to_vec();
-            sh.extend_from_slice(&idx.shape);
-            sh.extend_from_slice(&x.shape[ax + 1..]);
-            same(sh)
-        }
-        Op::QuantizeLinear { .. } => ValueType {
-            dtype: DType::I8,
-            shape: x.shape.clone(),
-        },
-        Op::DequantizeLinear { .. } => f(x.shape.clone()),
-        Op::Shape => ValueType {
-            dtype: DType::I64,
-            shape: vec![x.shape.len()],
-        },
-        Op::Identity => x.clone(),
-    })
+    let cx = InferCx { node, shapes: s, x };
+    ops::family(&node.op).infer(&node.op, &cx)
+}
+
+/// Infers the type of the first output of one node.
+pub fn infer_node(node: &Node, s: &Shapes) -> Result<ValueType> {
+    infer_outputs(node, s)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| NpuError::InvalidGraph(format!("node `{}` infers no output", node.name)))
 }
 
 /// Largest element count of one value (2^36); beyond it a shape is rejected as absurd.
@@ -272,10 +159,14 @@ pub fn infer_shapes(g: &Graph, batch: usize) -> Result<Shapes> {
         );
     }
     for n in &g.nodes {
-        let t = infer_node(n, &s)?;
-        checked_numel(&t.shape, &n.name)?;
-        for o in &n.outputs {
-            s.insert(o.clone(), t.clone());
+        let ts = infer_outputs(n, &s)?;
+        for t in &ts {
+            checked_numel(&t.shape, &n.name)?;
+        }
+        for (i, o) in n.outputs.iter().enumerate() {
+            if let Some(t) = ts.get(i).or_else(|| ts.first().filter(|_| ts.len() == 1)) {
+                s.insert(o.clone(), t.clone());
+            }
         }
     }
     Ok(s)

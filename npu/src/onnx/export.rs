@@ -3,10 +3,9 @@
 //! refused (export the fp32 graph instead).
 
 use super::wire::Writer;
-use crate::error::{NpuError, Result};
-use crate::ir::{
-    Activation, AutoPad, CoordMode, DType, Dim, Graph, NearestMode, Op, Tensor, TensorInfo,
-};
+use crate::error::Result;
+use crate::ir::{AutoPad, DType, Dim, Graph, Tensor, TensorInfo};
+use crate::ops;
 
 /// Opset written by the exporter.
 pub const EXPORT_OPSET: i64 = 17;
@@ -61,14 +60,16 @@ fn value_info(t: &TensorInfo) -> Writer {
     w
 }
 
-enum A<'a> {
+/// An attribute value.
+pub(crate) enum A<'a> {
     I(i64),
     F(f32),
     S(&'a str),
     Ints(Vec<i64>),
 }
 
-fn attr(name: &str, v: A<'_>) -> Writer {
+/// Encodes one `AttributeProto`.
+pub(crate) fn attr(name: &str, v: A<'_>) -> Writer {
     let mut w = Writer::default();
     w.string(1, name);
     match v {
@@ -92,11 +93,13 @@ fn attr(name: &str, v: A<'_>) -> Writer {
     w
 }
 
-fn ints(v: &[usize]) -> A<'static> {
+/// An integer list attribute value.
+pub(crate) fn ints(v: &[usize]) -> A<'static> {
     A::Ints(v.iter().map(|&x| x as i64).collect())
 }
 
-fn auto_pad(a: AutoPad) -> &'static str {
+/// The ONNX spelling of an `auto_pad` mode.
+pub(crate) fn auto_pad(a: AutoPad) -> &'static str {
     match a {
         AutoPad::NotSet => "NOTSET",
         AutoPad::SameUpper => "SAME_UPPER",
@@ -105,13 +108,29 @@ fn auto_pad(a: AutoPad) -> &'static str {
     }
 }
 
-struct Out {
+/// What an op family's exporter writes into: the ONNX nodes so far and the initializers it
+/// adds for constant operand inputs (shapes, axes, bounds, scales).
+pub struct ExportCx<'a> {
+    graph: &'a Graph,
     nodes: Vec<Writer>,
     extra_inits: Vec<Writer>,
 }
 
-impl Out {
-    fn node(&mut self, name: &str, op: &str, ins: &[String], outs: &[String], attrs: Vec<Writer>) {
+impl ExportCx<'_> {
+    /// The graph being exported.
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    /// Writes one ONNX node.
+    pub fn node(
+        &mut self,
+        name: &str,
+        op: &str,
+        ins: &[String],
+        outs: &[String],
+        attrs: Vec<Writer>,
+    ) {
         let mut w = Writer::default();
         for i in ins {
             w.string(1, i);
@@ -126,257 +145,34 @@ impl Out {
         }
         self.nodes.push(w);
     }
-    fn const_i64(&mut self, name: &str, v: &[i64]) -> String {
+
+    /// Adds a 1-D i64 initializer and returns its name.
+    pub fn const_i64(&mut self, name: &str, v: &[i64]) -> String {
         let t = Tensor::from_i64(&[v.len()], v.to_vec())
             .unwrap_or_else(|_| Tensor::I64(ndarray::ArrayD::zeros(ndarray::IxDyn(&[0]))));
         self.extra_inits.push(tensor_proto(name, &t));
         name.to_string()
     }
-    fn const_f32(&mut self, name: &str, v: &[f32], scalar: bool) -> String {
+
+    /// Adds an f32 initializer (a scalar or 1-D) and returns its name.
+    pub fn const_f32(&mut self, name: &str, v: &[f32], scalar: bool) -> String {
         let shape: Vec<usize> = if scalar { vec![] } else { vec![v.len()] };
         let t = Tensor::from_f32(&shape, v.to_vec())
             .unwrap_or_else(|_| Tensor::F32(ndarray::ArrayD::zeros(ndarray::IxDyn(&[0]))));
         self.extra_inits.push(tensor_proto(name, &t));
         name.to_string()
     }
-    fn activation(&mut self, name: &str, act: Activation, input: String, output: String) {
-        let (op, attrs, extra): (&str, Vec<Writer>, Vec<String>) = match act {
-            Activation::Relu => ("Relu", vec![], vec![]),
-            Activation::LeakyRelu(a) => ("LeakyRelu", vec![attr("alpha", A::F(a))], vec![]),
-            Activation::Sigmoid => ("Sigmoid", vec![], vec![]),
-            Activation::Tanh => ("Tanh", vec![], vec![]),
-            Activation::Clip(lo, hi) => {
-                let l = self.const_f32(&format!("{name}_min"), &[lo], true);
-                let h = self.const_f32(&format!("{name}_max"), &[hi], true);
-                ("Clip", vec![], vec![l, h])
-            }
-        };
-        let mut ins = vec![input];
-        ins.extend(extra);
-        self.node(name, op, &ins, &[output], attrs);
-    }
 }
 
-/// Serialises a graph to ONNX bytes.
+/// Serialises a graph to ONNX bytes; each node is written by its op family.
 pub fn export_onnx(g: &Graph) -> Result<Vec<u8>> {
-    let mut o = Out {
+    let mut o = ExportCx {
+        graph: g,
         nodes: Vec::new(),
         extra_inits: Vec::new(),
     };
     for n in &g.nodes {
-        let name = n.name.as_str();
-        let ins = n.inputs.clone();
-        let outs = n.outputs.clone();
-        let first_in = || ins.first().cloned().unwrap_or_default();
-        match &n.op {
-            Op::Conv(a) | Op::ConvTranspose(a) => {
-                if a.quant.is_some() {
-                    return Err(NpuError::unsupported(
-                        name,
-                        "exporting an int8-compiled node",
-                    ));
-                }
-                // The weight's spatial dims are authoritative for the kernel shape.
-                let kernel = match ins
-                    .get(1)
-                    .and_then(|w| g.initializers.get(w))
-                    .map(Tensor::shape)
-                {
-                    Some([_, _, kh, kw]) => [*kh, *kw],
-                    _ => a.kernel,
-                };
-                let mut at = vec![
-                    attr("kernel_shape", ints(&kernel)),
-                    attr("strides", ints(&a.strides)),
-                    attr("dilations", ints(&a.dilations)),
-                    attr("group", A::I(a.group as i64)),
-                ];
-                if a.auto_pad == AutoPad::NotSet {
-                    at.push(attr("pads", ints(&a.pads)));
-                } else {
-                    at.push(attr("auto_pad", A::S(auto_pad(a.auto_pad))));
-                }
-                let op = if matches!(n.op, Op::Conv(_)) {
-                    "Conv"
-                } else {
-                    at.push(attr("output_padding", ints(&a.output_padding)));
-                    "ConvTranspose"
-                };
-                match a.activation {
-                    None => o.node(name, op, &ins, &outs, at),
-                    Some(act) => {
-                        let mid = format!("{}_preact", outs[0]);
-                        o.node(name, op, &ins, std::slice::from_ref(&mid), at);
-                        o.activation(&format!("{name}_act"), act, mid, outs[0].clone());
-                    }
-                }
-            }
-            Op::Gemm(a) => {
-                if a.quant.is_some() {
-                    return Err(NpuError::unsupported(
-                        name,
-                        "exporting an int8-compiled node",
-                    ));
-                }
-                let at = vec![
-                    attr("alpha", A::F(a.alpha)),
-                    attr("beta", A::F(a.beta)),
-                    attr("transA", A::I(i64::from(a.trans_a))),
-                    attr("transB", A::I(i64::from(a.trans_b))),
-                ];
-                match a.activation {
-                    None => o.node(name, "Gemm", &ins, &outs, at),
-                    Some(act) => {
-                        let mid = format!("{}_preact", outs[0]);
-                        o.node(name, "Gemm", &ins, std::slice::from_ref(&mid), at);
-                        o.activation(&format!("{name}_act"), act, mid, outs[0].clone());
-                    }
-                }
-            }
-            Op::Act(act) => o.activation(name, *act, first_in(), outs[0].clone()),
-            Op::Resize {
-                scales,
-                sizes,
-                coord,
-                nearest,
-            } => {
-                let mut i2 = vec![first_in(), String::new()];
-                if sizes.is_empty() {
-                    i2.push(o.const_f32(&format!("{name}_scales"), scales, false));
-                } else {
-                    i2.push(String::new());
-                    let s: Vec<i64> = sizes.iter().map(|&v| v as i64).collect();
-                    i2.push(o.const_i64(&format!("{name}_sizes"), &s));
-                }
-                let cm = match coord {
-                    CoordMode::HalfPixel => "half_pixel",
-                    CoordMode::Asymmetric => "asymmetric",
-                    CoordMode::AlignCorners => "align_corners",
-                };
-                let nm = match nearest {
-                    NearestMode::RoundPreferFloor => "round_prefer_floor",
-                    NearestMode::RoundPreferCeil => "round_prefer_ceil",
-                    NearestMode::Floor => "floor",
-                    NearestMode::Ceil => "ceil",
-                };
-                let at = vec![
-                    attr("mode", A::S("nearest")),
-                    attr("coordinate_transformation_mode", A::S(cm)),
-                    attr("nearest_mode", A::S(nm)),
-                ];
-                o.node(name, "Resize", &i2, &outs, at);
-            }
-            Op::MaxPool(p) | Op::AveragePool(p) => {
-                let mut at = vec![
-                    attr("kernel_shape", ints(&p.kernel)),
-                    attr("strides", ints(&p.strides)),
-                    attr("ceil_mode", A::I(i64::from(p.ceil_mode))),
-                ];
-                if p.auto_pad == AutoPad::NotSet {
-                    at.push(attr("pads", ints(&p.pads)));
-                } else {
-                    at.push(attr("auto_pad", A::S(auto_pad(p.auto_pad))));
-                }
-                let op = if matches!(n.op, Op::MaxPool(_)) {
-                    at.push(attr("dilations", ints(&p.dilations)));
-                    "MaxPool"
-                } else {
-                    at.push(attr(
-                        "count_include_pad",
-                        A::I(i64::from(p.count_include_pad)),
-                    ));
-                    "AveragePool"
-                };
-                o.node(name, op, &ins, &outs, at);
-            }
-            Op::BatchNormalization { epsilon } => o.node(
-                name,
-                "BatchNormalization",
-                &ins,
-                &outs,
-                vec![attr("epsilon", A::F(*epsilon))],
-            ),
-            Op::Concat { axis } => {
-                o.node(name, "Concat", &ins, &outs, vec![attr("axis", A::I(*axis))])
-            }
-            Op::Reshape { shape } => {
-                let s = o.const_i64(&format!("{name}_shape"), shape);
-                o.node(name, "Reshape", &[first_in(), s], &outs, vec![]);
-            }
-            Op::Flatten { axis } => o.node(
-                name,
-                "Flatten",
-                &ins,
-                &outs,
-                vec![attr("axis", A::I(*axis))],
-            ),
-            Op::Transpose { perm } => {
-                let at = if perm.is_empty() {
-                    vec![]
-                } else {
-                    vec![attr("perm", ints(perm))]
-                };
-                o.node(name, "Transpose", &ins, &outs, at);
-            }
-            Op::Squeeze { axes } | Op::Unsqueeze { axes } => {
-                let op = n.op.type_name();
-                let mut i2 = vec![first_in()];
-                if !axes.is_empty() {
-                    i2.push(o.const_i64(&format!("{name}_axes"), axes));
-                }
-                o.node(name, op, &i2, &outs, vec![]);
-            }
-            Op::Softmax { axis } => o.node(
-                name,
-                "Softmax",
-                &ins,
-                &outs,
-                vec![attr("axis", A::I(*axis))],
-            ),
-            Op::ReduceMin { axes, keepdims } => {
-                let mut at = vec![attr("keepdims", A::I(i64::from(*keepdims)))];
-                if !axes.is_empty() {
-                    at.push(attr("axes", A::Ints(axes.clone())));
-                }
-                o.node(name, "ReduceMin", &ins, &outs, at);
-            }
-            Op::ReduceSum { axes, keepdims } => {
-                let mut i2 = vec![first_in()];
-                if !axes.is_empty() {
-                    i2.push(o.const_i64(&format!("{name}_axes"), axes));
-                }
-                o.node(
-                    name,
-                    "ReduceSum",
-                    &i2,
-                    &outs,
-                    vec![attr("keepdims", A::I(i64::from(*keepdims)))],
-                );
-            }
-            Op::ArgMin { axis, keepdims } | Op::ArgMax { axis, keepdims } => o.node(
-                name,
-                n.op.type_name(),
-                &ins,
-                &outs,
-                vec![
-                    attr("axis", A::I(*axis)),
-                    attr("keepdims", A::I(i64::from(*keepdims))),
-                ],
-            ),
-            Op::Gather { axis } => {
-                o.node(name, "Gather", &ins, &outs, vec![attr("axis", A::I(*axis))])
-            }
-            Op::QuantizeLinear { axis } | Op::DequantizeLinear { axis } => o.node(
-                name,
-                n.op.type_name(),
-                &ins,
-                &outs,
-                vec![attr("axis", A::I(*axis))],
-            ),
-            Op::MatMul | Op::Binary(_) | Op::GlobalAveragePool | Op::Shape | Op::Identity => {
-                o.node(name, n.op.type_name(), &ins, &outs, vec![])
-            }
-        }
+        ops::family(&n.op).export(&n.op, n, &mut o)?;
     }
     let mut gw = Writer::default();
     for n in o.nodes {

@@ -7,10 +7,8 @@ use ndarray::{ArrayD, IxDyn};
 use super::wire::{AttributeProto, DimProto, ModelProto, NodeProto, TensorProto, ValueInfoProto};
 use crate::error::{NpuError, Result};
 use crate::exec;
-use crate::ir::{
-    Activation, AutoPad, BinaryOp, ConvAttrs, CoordMode, DType, Dim, GemmAttrs, Graph, Layout,
-    NearestMode, Node, Op, PoolAttrs, Tensor, TensorInfo,
-};
+use crate::ir::{AutoPad, DType, Dim, Graph, Layout, Node, Tensor, TensorInfo};
+use crate::ops;
 
 /// Lowest and highest default-domain opsets accepted.
 pub const OPSET_RANGE: (i64, i64) = (13, 17);
@@ -206,44 +204,103 @@ fn value_info(v: &ValueInfoProto) -> Result<TensorInfo> {
     })
 }
 
-struct Attrs<'a> {
-    node: &'a str,
+/// What an op family's importer sees of one ONNX node: its attributes, the constants known
+/// so far (constant operand inputs become attributes) and the inputs and outputs the IR node
+/// will keep.
+pub struct ImportCx<'a> {
+    proto: &'a NodeProto,
+    name: &'a str,
     map: BTreeMap<&'a str, &'a AttributeProto>,
+    consts: &'a BTreeMap<String, Tensor>,
+    opset: i64,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
 }
 
-impl<'a> Attrs<'a> {
-    fn new(n: &'a NodeProto, name: &'a str) -> Self {
-        Attrs {
-            node: name,
-            map: n.attributes.iter().map(|a| (a.name.as_str(), a)).collect(),
+impl<'a> ImportCx<'a> {
+    fn new(
+        proto: &'a NodeProto,
+        name: &'a str,
+        consts: &'a BTreeMap<String, Tensor>,
+        opset: i64,
+    ) -> Self {
+        ImportCx {
+            proto,
+            name,
+            map: proto
+                .attributes
+                .iter()
+                .map(|a| (a.name.as_str(), a))
+                .collect(),
+            consts,
+            opset,
+            inputs: proto.inputs.clone(),
+            outputs: proto.outputs.clone(),
         }
     }
-    fn has(&self, k: &str) -> bool {
+
+    /// Node name (the context of every error).
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The ONNX node.
+    pub fn proto(&self) -> &'a NodeProto {
+        self.proto
+    }
+
+    /// Default-domain opset of the model.
+    pub fn opset(&self) -> i64 {
+        self.opset
+    }
+
+    /// Keeps only the first `k` inputs (the rest were constants turned into attributes).
+    pub fn keep_inputs(&mut self, k: usize) {
+        self.inputs.truncate(k);
+    }
+
+    /// Keeps only the first `k` outputs (optional outputs the IR does not produce).
+    pub fn keep_outputs(&mut self, k: usize) {
+        self.outputs.truncate(k);
+    }
+
+    /// Whether attribute `k` is set.
+    pub fn has(&self, k: &str) -> bool {
         self.map.contains_key(k)
     }
-    fn i(&self, k: &str, d: i64) -> i64 {
+
+    /// Integer attribute `k`, or `d`.
+    pub fn i(&self, k: &str, d: i64) -> i64 {
         self.map.get(k).and_then(|a| a.i).unwrap_or(d)
     }
-    fn f(&self, k: &str, d: f32) -> f32 {
+
+    /// Float attribute `k`, or `d`.
+    pub fn f(&self, k: &str, d: f32) -> f32 {
         self.map.get(k).and_then(|a| a.f).unwrap_or(d)
     }
-    fn ints(&self, k: &str) -> Option<Vec<i64>> {
+
+    /// Integer list attribute `k`.
+    pub fn ints(&self, k: &str) -> Option<Vec<i64>> {
         self.map.get(k).map(|a| a.ints.clone())
     }
-    fn s(&self, k: &str, d: &str) -> String {
+
+    /// String attribute `k`, or `d`.
+    pub fn s(&self, k: &str, d: &str) -> String {
         self.map
             .get(k)
             .and_then(|a| a.s.as_ref())
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .unwrap_or_else(|| d.to_string())
     }
-    fn usizes(&self, k: &str, len: usize, d: usize) -> Result<Vec<usize>> {
+
+    /// Non-negative integer list attribute `k` of exactly `len` values, or `len` times `d`.
+    pub fn usizes(&self, k: &str, len: usize, d: usize) -> Result<Vec<usize>> {
         match self.ints(k) {
             None => Ok(vec![d; len]),
             Some(v) => {
                 if v.len() != len {
                     return Err(NpuError::unsupported(
-                        self.node,
+                        self.name,
                         format!(
                             "attribute `{k}` has {} values, expected {len} (only 2-D windows)",
                             v.len()
@@ -253,352 +310,105 @@ impl<'a> Attrs<'a> {
                 v.iter()
                     .map(|&x| {
                         usize::try_from(x)
-                            .map_err(|_| malformed(format!("negative `{k}` in `{}`", self.node)))
+                            .map_err(|_| malformed(format!("negative `{k}` in `{}`", self.name)))
                     })
                     .collect()
             }
         }
     }
-    fn auto_pad(&self) -> Result<AutoPad> {
+
+    /// The `auto_pad` attribute.
+    pub fn auto_pad(&self) -> Result<AutoPad> {
         Ok(match self.s("auto_pad", "NOTSET").as_str() {
             "NOTSET" => AutoPad::NotSet,
             "SAME_UPPER" => AutoPad::SameUpper,
             "SAME_LOWER" => AutoPad::SameLower,
             "VALID" => AutoPad::Valid,
-            o => return Err(NpuError::unsupported(self.node, format!("auto_pad {o}"))),
+            o => return Err(NpuError::unsupported(self.name, format!("auto_pad {o}"))),
         })
+    }
+
+    /// 2-D window attributes: kernel, strides, pads, dilations, auto_pad.
+    #[allow(clippy::type_complexity)]
+    pub fn window_attrs(
+        &self,
+    ) -> Result<([usize; 2], [usize; 2], [usize; 4], [usize; 2], AutoPad)> {
+        let k = self.usizes("kernel_shape", 2, 1)?;
+        let s = self.usizes("strides", 2, 1)?;
+        let p = self.usizes("pads", 4, 0)?;
+        let d = self.usizes("dilations", 2, 1)?;
+        Ok((arr2(&k), arr2(&s), arr4(&p), arr2(&d), self.auto_pad()?))
+    }
+
+    /// Input `idx` as a constant (`None` when absent); a runtime value is refused.
+    pub fn const_input(&self, idx: usize) -> Result<Option<&'a Tensor>> {
+        let n = self.proto;
+        match n.inputs.get(idx) {
+            None => Ok(None),
+            Some(s) if s.is_empty() => Ok(None),
+            Some(s) => self.consts.get(s).map(Some).ok_or_else(|| {
+                NpuError::unsupported(
+                    self.name,
+                    format!("{} input #{idx} (`{s}`) must be a constant", n.op_type),
+                )
+            }),
+        }
+    }
+
+    /// Constant input `idx` as integers (`None` when absent).
+    pub fn const_i64s(&self, idx: usize) -> Result<Option<Vec<i64>>> {
+        self.const_input(idx)?
+            .map(|t| t.to_i64_vec(self.name))
+            .transpose()
+    }
+
+    /// A malformed-model error.
+    pub fn malformed(&self, detail: impl Into<String>) -> NpuError {
+        malformed(detail)
+    }
+
+    /// The error for an op type (or domain) the importer does not support.
+    pub fn unsupported_op(&self) -> NpuError {
+        let n = self.proto;
+        NpuError::UnsupportedOp {
+            op_type: if n.domain.is_empty() || n.domain == "ai.onnx" {
+                n.op_type.clone()
+            } else {
+                format!("{}:{}", n.domain, n.op_type)
+            },
+            node: self.name.to_string(),
+        }
     }
 }
 
-fn arr2(v: &[usize]) -> [usize; 2] {
+/// The first two values (the caller checked the length).
+pub(crate) fn arr2(v: &[usize]) -> [usize; 2] {
     [v[0], v[1]]
 }
 fn arr4(v: &[usize]) -> [usize; 4] {
     [v[0], v[1], v[2], v[3]]
 }
 
-#[allow(clippy::type_complexity)]
-fn window_attrs(
-    a: &Attrs<'_>,
-) -> Result<([usize; 2], [usize; 2], [usize; 4], [usize; 2], AutoPad)> {
-    let k = a.usizes("kernel_shape", 2, 1)?;
-    let s = a.usizes("strides", 2, 1)?;
-    let p = a.usizes("pads", 4, 0)?;
-    let d = a.usizes("dilations", 2, 1)?;
-    Ok((arr2(&k), arr2(&s), arr4(&p), arr2(&d), a.auto_pad()?))
-}
-
-fn const_input<'c>(
-    n: &NodeProto,
-    name: &str,
-    idx: usize,
-    consts: &'c BTreeMap<String, Tensor>,
-) -> Result<Option<&'c Tensor>> {
-    match n.inputs.get(idx) {
-        None => Ok(None),
-        Some(s) if s.is_empty() => Ok(None),
-        Some(s) => consts.get(s).map(Some).ok_or_else(|| {
-            NpuError::unsupported(
-                name,
-                format!("{} input #{idx} (`{s}`) must be a constant", n.op_type),
-            )
-        }),
-    }
-}
-
-fn const_i64s(
-    n: &NodeProto,
-    name: &str,
-    idx: usize,
-    consts: &BTreeMap<String, Tensor>,
-) -> Result<Option<Vec<i64>>> {
-    const_input(n, name, idx, consts)?
-        .map(|t| t.to_i64_vec(name))
-        .transpose()
-}
-
-/// Converts one ONNX node; constant operand inputs (shapes, axes, bounds, scales) are
-/// resolved from `consts` and dropped from the node inputs.
+/// Converts one ONNX node with the op family that claims its type; constant operand inputs
+/// (shapes, axes, bounds, scales) are resolved from `consts` and dropped from the node
+/// inputs.
 fn convert_node(
     n: &NodeProto,
     name: &str,
     consts: &BTreeMap<String, Tensor>,
     opset: i64,
 ) -> Result<Node> {
-    let a = Attrs::new(n, name);
-    let mut inputs = n.inputs.clone();
-    let keep = |inputs: &mut Vec<String>, k: usize| inputs.truncate(k);
-    let unsupported = || NpuError::UnsupportedOp {
-        op_type: if n.domain.is_empty() || n.domain == "ai.onnx" {
-            n.op_type.clone()
-        } else {
-            format!("{}:{}", n.domain, n.op_type)
-        },
-        node: name.to_string(),
-    };
+    let mut cx = ImportCx::new(n, name, consts, opset);
     if !(n.domain.is_empty() || n.domain == "ai.onnx") {
-        return Err(unsupported());
+        return Err(cx.unsupported_op());
     }
-    let op = match n.op_type.as_str() {
-        "Conv" | "ConvTranspose" => {
-            let (k, s, p, d, ap) = window_attrs(&a)?;
-            let op_pad = a.usizes("output_padding", 2, 0)?;
-            if a.has("output_shape") {
-                return Err(NpuError::unsupported(name, "ConvTranspose output_shape"));
-            }
-            let attrs = ConvAttrs {
-                kernel: k,
-                strides: s,
-                pads: p,
-                dilations: d,
-                group: usize::try_from(a.i("group", 1))
-                    .ok()
-                    .filter(|&g| g > 0)
-                    .ok_or_else(|| malformed(format!("bad group in `{name}`")))?,
-                auto_pad: ap,
-                output_padding: arr2(&op_pad),
-                activation: None,
-                quant: None,
-            };
-            if n.op_type == "Conv" {
-                Op::Conv(attrs)
-            } else {
-                Op::ConvTranspose(attrs)
-            }
-        }
-        "Resize" => {
-            let mode = a.s("mode", "nearest");
-            if mode != "nearest" {
-                return Err(NpuError::unsupported(
-                    name,
-                    format!("Resize mode `{mode}` (only nearest)"),
-                ));
-            }
-            let coord = match a.s("coordinate_transformation_mode", "half_pixel").as_str() {
-                "half_pixel" | "pytorch_half_pixel" => CoordMode::HalfPixel,
-                "asymmetric" => CoordMode::Asymmetric,
-                "align_corners" => CoordMode::AlignCorners,
-                o => {
-                    return Err(NpuError::unsupported(
-                        name,
-                        format!("Resize coordinate mode `{o}`"),
-                    ))
-                }
-            };
-            let nearest = match a.s("nearest_mode", "round_prefer_floor").as_str() {
-                "round_prefer_floor" => NearestMode::RoundPreferFloor,
-                "round_prefer_ceil" => NearestMode::RoundPreferCeil,
-                "floor" => NearestMode::Floor,
-                "ceil" => NearestMode::Ceil,
-                o => {
-                    return Err(NpuError::unsupported(
-                        name,
-                        format!("Resize nearest mode `{o}`"),
-                    ))
-                }
-            };
-            let scales = const_input(n, name, 2, consts)?
-                .map(Tensor::to_f32_vec)
-                .unwrap_or_default();
-            let sizes = const_i64s(n, name, 3, consts)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| usize::try_from(v).map_err(|_| malformed("negative Resize size")))
-                .collect::<Result<Vec<_>>>()?;
-            if scales.is_empty() == sizes.is_empty() {
-                return Err(NpuError::unsupported(
-                    name,
-                    "Resize needs exactly one of scales and sizes",
-                ));
-            }
-            keep(&mut inputs, 1);
-            Op::Resize {
-                scales,
-                sizes,
-                coord,
-                nearest,
-            }
-        }
-        "MatMul" => Op::MatMul,
-        "Gemm" => Op::Gemm(GemmAttrs {
-            alpha: a.f("alpha", 1.0),
-            beta: a.f("beta", 1.0),
-            trans_a: a.i("transA", 0) != 0,
-            trans_b: a.i("transB", 0) != 0,
-            activation: None,
-            quant: None,
-        }),
-        "Add" => Op::Binary(BinaryOp::Add),
-        "Sub" => Op::Binary(BinaryOp::Sub),
-        "Mul" => Op::Binary(BinaryOp::Mul),
-        "Div" => Op::Binary(BinaryOp::Div),
-        "Relu" => Op::Act(Activation::Relu),
-        "LeakyRelu" => Op::Act(Activation::LeakyRelu(a.f("alpha", 0.01))),
-        "Sigmoid" => Op::Act(Activation::Sigmoid),
-        "Tanh" => Op::Act(Activation::Tanh),
-        "Clip" => {
-            let lo = const_input(n, name, 1, consts)?.and_then(|t| t.to_f32_vec().first().copied());
-            let hi = const_input(n, name, 2, consts)?.and_then(|t| t.to_f32_vec().first().copied());
-            keep(&mut inputs, 1);
-            Op::Act(Activation::Clip(
-                lo.unwrap_or(f32::MIN),
-                hi.unwrap_or(f32::MAX),
-            ))
-        }
-        "MaxPool" | "AveragePool" => {
-            if n.outputs.len() > 1 && n.outputs.get(1).is_some_and(|s| !s.is_empty()) {
-                return Err(NpuError::unsupported(name, "MaxPool indices output"));
-            }
-            let (k, s, p, d, ap) = window_attrs(&a)?;
-            if !a.has("kernel_shape") {
-                return Err(malformed(format!("`{name}` lacks kernel_shape")));
-            }
-            let pa = PoolAttrs {
-                kernel: k,
-                strides: s,
-                pads: p,
-                dilations: d,
-                auto_pad: ap,
-                ceil_mode: a.i("ceil_mode", 0) != 0,
-                count_include_pad: a.i("count_include_pad", 0) != 0,
-            };
-            if n.op_type == "MaxPool" {
-                Op::MaxPool(pa)
-            } else {
-                Op::AveragePool(pa)
-            }
-        }
-        "GlobalAveragePool" => Op::GlobalAveragePool,
-        "BatchNormalization" => {
-            if a.i("training_mode", 0) != 0 {
-                return Err(NpuError::unsupported(
-                    name,
-                    "BatchNormalization training_mode",
-                ));
-            }
-            Op::BatchNormalization {
-                epsilon: a.f("epsilon", 1e-5),
-            }
-        }
-        "Concat" => Op::Concat {
-            axis: a.i("axis", 0),
-        },
-        "Reshape" => {
-            if a.i("allowzero", 0) != 0 {
-                return Err(NpuError::unsupported(name, "Reshape allowzero=1"));
-            }
-            let shape = const_i64s(n, name, 1, consts)?
-                .ok_or_else(|| malformed(format!("Reshape `{name}` lacks its shape input")))?;
-            keep(&mut inputs, 1);
-            Op::Reshape { shape }
-        }
-        "Flatten" => Op::Flatten {
-            axis: a.i("axis", 1),
-        },
-        "Transpose" => Op::Transpose {
-            perm: a
-                .ints("perm")
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| usize::try_from(v).map_err(|_| malformed("negative perm")))
-                .collect::<Result<_>>()?,
-        },
-        "Squeeze" | "Unsqueeze" => {
-            let axes = match a.ints("axes") {
-                Some(v) => v,
-                None => const_i64s(n, name, 1, consts)?.unwrap_or_default(),
-            };
-            keep(&mut inputs, 1);
-            if n.op_type == "Squeeze" {
-                Op::Squeeze { axes }
-            } else {
-                Op::Unsqueeze { axes }
-            }
-        }
-        "Softmax" => {
-            if opset < 13 {
-                return Err(NpuError::unsupported(
-                    name,
-                    "Softmax before opset 13 (2-D coercion semantics)",
-                ));
-            }
-            Op::Softmax {
-                axis: a.i("axis", -1),
-            }
-        }
-        "ReduceMin" | "ReduceSum" => {
-            let keepdims = a.i("keepdims", 1) != 0;
-            let axes = match a.ints("axes") {
-                Some(v) => v,
-                None => const_i64s(n, name, 1, consts)?.unwrap_or_default(),
-            };
-            if axes.is_empty() && a.i("noop_with_empty_axes", 0) != 0 {
-                Op::Identity
-            } else {
-                keep(&mut inputs, 1);
-                if n.op_type == "ReduceMin" {
-                    Op::ReduceMin { axes, keepdims }
-                } else {
-                    Op::ReduceSum { axes, keepdims }
-                }
-            }
-        }
-        "ArgMin" | "ArgMax" => {
-            if a.i("select_last_index", 0) != 0 {
-                return Err(NpuError::unsupported(name, "select_last_index=1"));
-            }
-            let axis = a.i("axis", 0);
-            let keepdims = a.i("keepdims", 1) != 0;
-            if n.op_type == "ArgMin" {
-                Op::ArgMin { axis, keepdims }
-            } else {
-                Op::ArgMax { axis, keepdims }
-            }
-        }
-        "Gather" => Op::Gather {
-            axis: a.i("axis", 0),
-        },
-        "QuantizeLinear" | "DequantizeLinear" => {
-            if let Some(zp) = const_input(n, name, 2, consts).ok().flatten() {
-                if !matches!(zp.dtype(), DType::I8 | DType::I32) {
-                    return Err(NpuError::unsupported(
-                        name,
-                        "zero point must be int8 (uint8 is not supported)",
-                    ));
-                }
-            } else if n.op_type == "QuantizeLinear" && n.inputs.get(2).is_none_or(|s| s.is_empty())
-            {
-                return Err(NpuError::unsupported(
-                    name,
-                    "QuantizeLinear without zero point yields uint8 (not supported)",
-                ));
-            }
-            let axis = a.i("axis", 1);
-            if n.op_type == "QuantizeLinear" {
-                Op::QuantizeLinear { axis }
-            } else {
-                Op::DequantizeLinear { axis }
-            }
-        }
-        "Shape" => Op::Shape,
-        "Identity" | "Dropout" => {
-            keep(&mut inputs, 1);
-            Op::Identity
-        }
-        _ => return Err(unsupported()),
-    };
-    let mut outputs = n.outputs.clone();
-    if matches!(
-        n.op_type.as_str(),
-        "Dropout" | "BatchNormalization" | "MaxPool"
-    ) {
-        outputs.truncate(1);
-    }
+    let family = ops::onnx_family(&n.op_type).ok_or_else(|| cx.unsupported_op())?;
+    let op = family.import(&n.op_type, &mut cx)?;
     Ok(Node {
         name: name.to_string(),
         op,
-        inputs,
-        outputs,
+        inputs: cx.inputs,
+        outputs: cx.outputs,
         fused_from: Vec::new(),
     })
 }

@@ -4,12 +4,19 @@
 
 use ndarray::{ArrayD, ArrayView2, IxDyn};
 
+use super::activation::export_with_epilogue;
+use super::family::{misrouted, OpFamily};
 use super::matmul::gemm_i8;
 use super::quant::quantize_sym;
 use super::window::{resolve_pads, window_out};
 use super::{dims4, std_vec};
+use crate::compiler::shape_infer::{InferCx, ValueType};
+use crate::cost::{CostClass, CostCx, CubeWork, Work};
 use crate::error::{NpuError, Result};
-use crate::ir::{AutoPad, ConvAttrs, QuantParams};
+use crate::exec::EvalCx;
+use crate::ir::{AutoPad, ConvAttrs, Node, Op, QuantParams, Tensor};
+use crate::onnx::export::{attr, auto_pad as export_auto_pad, ints, ExportCx, A};
+use crate::onnx::import::{arr2, ImportCx};
 
 /// Geometry of a 2-D convolution after attribute resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -364,4 +371,196 @@ pub fn conv_transpose2d(
     }
     ArrayD::from_shape_vec(IxDyn(&[n, m, ho, wo]), out)
         .map_err(|e| NpuError::shape(ctx, e.to_string()))
+}
+
+/// Conv and ConvTranspose.
+pub struct ConvFamily;
+
+impl OpFamily for ConvFamily {
+    fn name(&self) -> &'static str {
+        "conv"
+    }
+
+    fn onnx_types(&self) -> &'static [&'static str] {
+        &["Conv", "ConvTranspose"]
+    }
+
+    fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
+        let name = cx.name();
+        let (k, s, p, d, ap) = cx.window_attrs()?;
+        let op_pad = cx.usizes("output_padding", 2, 0)?;
+        if cx.has("output_shape") {
+            return Err(NpuError::unsupported(name, "ConvTranspose output_shape"));
+        }
+        let attrs = ConvAttrs {
+            kernel: k,
+            strides: s,
+            pads: p,
+            dilations: d,
+            group: usize::try_from(cx.i("group", 1))
+                .ok()
+                .filter(|&g| g > 0)
+                .ok_or_else(|| cx.malformed(format!("bad group in `{name}`")))?,
+            auto_pad: ap,
+            output_padding: arr2(&op_pad),
+            activation: None,
+            quant: None,
+        };
+        Ok(if op_type == "Conv" {
+            Op::Conv(attrs)
+        } else {
+            Op::ConvTranspose(attrs)
+        })
+    }
+
+    fn infer(&self, op: &Op, cx: &InferCx<'_>) -> Result<Vec<ValueType>> {
+        let (ctx, x) = (cx.name(), cx.x());
+        match op {
+            Op::Conv(a) => {
+                cx.float(x)?;
+                let w = cx.input(1)?;
+                let g = conv_geom(&x.shape, &w.shape, a, ctx)?;
+                if let Some(b) = cx.opt(2) {
+                    if b.len() != g.m {
+                        return Err(NpuError::shape(
+                            ctx,
+                            "bias length differs from output channels",
+                        ));
+                    }
+                }
+                cx.f32(vec![g.n, g.m, g.ho, g.wo])
+            }
+            Op::ConvTranspose(a) => {
+                cx.float(x)?;
+                let w = cx.input(1)?;
+                cx.f32(conv_transpose_out(&x.shape, &w.shape, a, ctx)?.to_vec())
+            }
+            _ => Err(misrouted(self.name(), op)),
+        }
+    }
+
+    fn eval(&self, op: &Op, cx: &EvalCx<'_>) -> Result<Vec<Tensor>> {
+        let ctx = cx.name();
+        let y = match op {
+            Op::Conv(a) => {
+                let w = cx.input(1)?;
+                let b = cx.opt_f32_vec(2);
+                let wt = match (w, &a.quant) {
+                    (Tensor::F32(w), None) => Weights::F32(w),
+                    (Tensor::I8(w), Some(q)) => Weights::I8(w, q),
+                    _ => {
+                        return Err(NpuError::DTypeMismatch {
+                            node: ctx.into(),
+                            detail: "Conv weight dtype does not match its quantisation".into(),
+                        })
+                    }
+                };
+                conv2d(cx.xf()?, wt, b.as_deref(), a, ctx)?
+            }
+            Op::ConvTranspose(a) => {
+                let w = cx.input_f32(1)?;
+                let b = cx.opt_f32_vec(2);
+                conv_transpose2d(cx.xf()?, w, b.as_deref(), a, ctx)?
+            }
+            _ => return Err(misrouted(self.name(), op)),
+        };
+        Ok(vec![Tensor::F32(y)])
+    }
+
+    fn cost_class(&self, _op: &Op) -> CostClass {
+        CostClass::Cube
+    }
+
+    fn work(&self, op: &Op, cx: &CostCx<'_>) -> Work {
+        let in0 = cx.input_shape(0);
+        let w = cx.input_shape(1);
+        let mut work = Work::default();
+        match op {
+            Op::Conv(a) => {
+                let o = cx.output_shape(0);
+                if let ([n, c, _, _], [m, cg, kh, kw], [_, _, ho, wo]) = (&in0[..], &w[..], &o[..])
+                {
+                    let g = (*c / (*cg).max(1)).max(1) as u64;
+                    let mg = (*m as u64) / g;
+                    let k = (*cg * *kh * *kw) as u64;
+                    let pix = (*n * *ho * *wo) as u64;
+                    work.macs = g * mg * k * pix;
+                    if *cg == 1 && mg == 1 && g > 1 {
+                        // Depthwise: one input channel per output channel. CANN runs these on
+                        // the vector unit; the cube would waste 15/16 of every fractal.
+                        work.vector_ops += work.macs;
+                    } else {
+                        work.cube = Some(CubeWork {
+                            groups: g,
+                            m: pix,
+                            k,
+                            n: mg,
+                        });
+                    }
+                }
+                work.vector_ops += cx.epilogue(a.activation, 2);
+            }
+            Op::ConvTranspose(a) => {
+                if let ([n, c, h, wd], [_, mg, kh, kw]) = (&in0[..], &w[..]) {
+                    let g = a.group.max(1) as u64;
+                    let cg = (*c as u64) / g;
+                    let cols = (*mg * *kh * *kw) as u64;
+                    let pix = (*n * *h * *wd) as u64;
+                    work.macs = g * cg * cols * pix;
+                    work.cube = Some(CubeWork {
+                        groups: g,
+                        m: pix,
+                        k: cg,
+                        n: cols,
+                    });
+                    work.vector_ops += g * cols * pix; // col2im scatter-add
+                }
+                work.vector_ops += cx.epilogue(a.activation, 2);
+            }
+            _ => {}
+        }
+        work
+    }
+
+    fn export(&self, op: &Op, node: &Node, cx: &mut ExportCx<'_>) -> Result<()> {
+        let (Op::Conv(a) | Op::ConvTranspose(a)) = op else {
+            return Err(misrouted(self.name(), op));
+        };
+        let name = node.name.as_str();
+        if a.quant.is_some() {
+            return Err(NpuError::unsupported(
+                name,
+                "exporting an int8-compiled node",
+            ));
+        }
+        // The weight's spatial dims are authoritative for the kernel shape.
+        let kernel = match node
+            .inputs
+            .get(1)
+            .and_then(|w| cx.graph().initializers.get(w))
+            .map(Tensor::shape)
+        {
+            Some([_, _, kh, kw]) => [*kh, *kw],
+            _ => a.kernel,
+        };
+        let mut at = vec![
+            attr("kernel_shape", ints(&kernel)),
+            attr("strides", ints(&a.strides)),
+            attr("dilations", ints(&a.dilations)),
+            attr("group", A::I(a.group as i64)),
+        ];
+        if a.auto_pad == AutoPad::NotSet {
+            at.push(attr("pads", ints(&a.pads)));
+        } else {
+            at.push(attr("auto_pad", A::S(export_auto_pad(a.auto_pad))));
+        }
+        let op_type = if matches!(op, Op::Conv(_)) {
+            "Conv"
+        } else {
+            at.push(attr("output_padding", ints(&a.output_padding)));
+            "ConvTranspose"
+        };
+        export_with_epilogue(cx, node, op_type, at, a.activation);
+        Ok(())
+    }
 }

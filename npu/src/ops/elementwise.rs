@@ -1,10 +1,15 @@
 //! Elementwise family: numpy broadcasting and the broadcasting binaries Add/Sub/Mul/Div
 //! (f32, and wrapping i32/i64 with x / 0 = 0).
 
-use ndarray::{ArrayD, IxDyn, Zip};
-
+use super::family::{misrouted, OpFamily};
+use crate::compiler::shape_infer::{InferCx, ValueType};
+use crate::cost::{CostClass, CostCx, Work};
 use crate::error::{NpuError, Result};
-use crate::ir::{BinaryOp, Tensor};
+use crate::exec::EvalCx;
+use crate::ir::{BinaryOp, Node, Op, Tensor};
+use crate::onnx::export::ExportCx;
+use crate::onnx::import::ImportCx;
+use ndarray::{ArrayD, IxDyn, Zip};
 
 /// Broadcast shape of two shapes (numpy rules).
 pub fn broadcast_shape(a: &[usize], b: &[usize], ctx: &str) -> Result<Vec<usize>> {
@@ -91,5 +96,72 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor>
             node: ctx.into(),
             detail: format!("{:?} with {:?}", a.dtype(), b.dtype()),
         }),
+    }
+}
+
+/// Broadcasting binaries.
+pub struct ElementwiseFamily;
+
+impl OpFamily for ElementwiseFamily {
+    fn name(&self) -> &'static str {
+        "elementwise"
+    }
+
+    fn onnx_types(&self) -> &'static [&'static str] {
+        &["Add", "Sub", "Mul", "Div"]
+    }
+
+    fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
+        Ok(Op::Binary(match op_type {
+            "Add" => BinaryOp::Add,
+            "Sub" => BinaryOp::Sub,
+            "Mul" => BinaryOp::Mul,
+            "Div" => BinaryOp::Div,
+            _ => return Err(cx.unsupported_op()),
+        }))
+    }
+
+    fn infer(&self, op: &Op, cx: &InferCx<'_>) -> Result<Vec<ValueType>> {
+        let Op::Binary(_) = op else {
+            return Err(misrouted(self.name(), op));
+        };
+        let (ctx, x) = (cx.name(), cx.x());
+        let y = cx.input(1)?;
+        if x.dtype != y.dtype {
+            return Err(NpuError::DTypeMismatch {
+                node: ctx.into(),
+                detail: format!("{:?} with {:?}", x.dtype, y.dtype),
+            });
+        }
+        cx.same(broadcast_shape(&x.shape, &y.shape, ctx)?)
+    }
+
+    fn eval(&self, op: &Op, cx: &EvalCx<'_>) -> Result<Vec<Tensor>> {
+        let Op::Binary(b) = op else {
+            return Err(misrouted(self.name(), op));
+        };
+        Ok(vec![binary(*b, cx.x()?, cx.input(1)?, cx.name())?])
+    }
+
+    fn cost_class(&self, _op: &Op) -> CostClass {
+        CostClass::Vector
+    }
+
+    fn work(&self, _op: &Op, cx: &CostCx<'_>) -> Work {
+        Work {
+            vector_ops: cx.out_elems(),
+            ..Work::default()
+        }
+    }
+
+    fn export(&self, op: &Op, node: &Node, cx: &mut ExportCx<'_>) -> Result<()> {
+        cx.node(
+            &node.name,
+            op.type_name(),
+            &node.inputs,
+            &node.outputs,
+            vec![],
+        );
+        Ok(())
     }
 }

@@ -3,11 +3,18 @@
 
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, IxDyn, Zip};
 
+use super::activation::export_with_epilogue;
 use super::elementwise::broadcast_shape;
+use super::family::{misrouted, OpFamily};
 use super::quant::quantize_sym;
 use super::std_vec;
+use crate::compiler::shape_infer::{InferCx, ValueType};
+use crate::cost::{CostClass, CostCx, CubeWork, Work};
 use crate::error::{NpuError, Result};
-use crate::ir::{GemmAttrs, Tensor};
+use crate::exec::EvalCx;
+use crate::ir::{GemmAttrs, Node, Op, Tensor};
+use crate::onnx::export::{attr, ExportCx, A};
+use crate::onnx::import::ImportCx;
 
 /// Plain i8×i8→i32 GEMM (`a` m×k, `b` k×n, row-major), four rows of `b` per pass.
 pub fn gemm_i8_scalar(a: &[i8], b: &[i8], m: usize, k: usize, n: usize) -> Vec<i32> {
@@ -244,4 +251,157 @@ pub fn gemm(
         y.mapv_inplace(|v| act.apply(v));
     }
     Ok(y.into_dyn())
+}
+
+/// MatMul and Gemm.
+pub struct MatMulFamily;
+
+impl OpFamily for MatMulFamily {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+
+    fn onnx_types(&self) -> &'static [&'static str] {
+        &["MatMul", "Gemm"]
+    }
+
+    fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
+        Ok(match op_type {
+            "MatMul" => Op::MatMul,
+            "Gemm" => Op::Gemm(GemmAttrs {
+                alpha: cx.f("alpha", 1.0),
+                beta: cx.f("beta", 1.0),
+                trans_a: cx.i("transA", 0) != 0,
+                trans_b: cx.i("transB", 0) != 0,
+                activation: None,
+                quant: None,
+            }),
+            _ => return Err(cx.unsupported_op()),
+        })
+    }
+
+    fn infer(&self, op: &Op, cx: &InferCx<'_>) -> Result<Vec<ValueType>> {
+        let (ctx, x) = (cx.name(), cx.x());
+        match op {
+            Op::MatMul => {
+                cx.float(x)?;
+                cx.f32(matmul_shape(&x.shape, &cx.input(1)?.shape, ctx)?)
+            }
+            Op::Gemm(g) => {
+                cx.float(x)?;
+                let b = cx.input(1)?;
+                if x.shape.len() != 2 || b.shape.len() != 2 {
+                    return Err(NpuError::shape(ctx, "Gemm operands must be 2-D"));
+                }
+                let (m, k) = if g.trans_a {
+                    (x.shape[1], x.shape[0])
+                } else {
+                    (x.shape[0], x.shape[1])
+                };
+                // An int8-compiled weight is stored as [K, N].
+                let (k2, n) = if g.trans_b && g.quant.is_none() {
+                    (b.shape[1], b.shape[0])
+                } else {
+                    (b.shape[0], b.shape[1])
+                };
+                if k != k2 {
+                    return Err(NpuError::shape(
+                        ctx,
+                        format!("Gemm inner dims {k} and {k2} differ"),
+                    ));
+                }
+                if let Some(c) = cx.opt(2) {
+                    let bs = broadcast_shape(&[m, n], &c.shape, ctx)?;
+                    if bs != [m, n] {
+                        return Err(NpuError::shape(
+                            ctx,
+                            "Gemm C does not broadcast to the output",
+                        ));
+                    }
+                }
+                cx.f32(vec![m, n])
+            }
+            _ => Err(misrouted(self.name(), op)),
+        }
+    }
+
+    fn eval(&self, op: &Op, cx: &EvalCx<'_>) -> Result<Vec<Tensor>> {
+        let ctx = cx.name();
+        let y = match op {
+            Op::MatMul => matmul(cx.xf()?, cx.input_f32(1)?, ctx)?,
+            Op::Gemm(g) => {
+                let c = match cx.opt(2) {
+                    Some(t) => Some(t.as_f32(ctx)?),
+                    None => None,
+                };
+                gemm(cx.xf()?, cx.input(1)?, c, g, ctx)?
+            }
+            _ => return Err(misrouted(self.name(), op)),
+        };
+        Ok(vec![Tensor::F32(y)])
+    }
+
+    fn cost_class(&self, _op: &Op) -> CostClass {
+        CostClass::Cube
+    }
+
+    fn work(&self, op: &Op, cx: &CostCx<'_>) -> Work {
+        let in0 = cx.input_shape(0);
+        let o = cx.output_shape(0);
+        let mut work = Work::default();
+        match op {
+            Op::Gemm(ga) => {
+                let k = if ga.trans_a { in0.first() } else { in0.get(1) }
+                    .copied()
+                    .unwrap_or(0) as u64;
+                if let [m, n] = o[..] {
+                    work.macs = m as u64 * k * n as u64;
+                    work.cube = Some(CubeWork {
+                        groups: 1,
+                        m: m as u64,
+                        k,
+                        n: n as u64,
+                    });
+                }
+                work.vector_ops += cx.epilogue(ga.activation, 2);
+            }
+            Op::MatMul => {
+                let k = in0.last().copied().unwrap_or(0) as u64;
+                let r = o.len();
+                if r >= 2 {
+                    let (m, n) = (o[r - 2] as u64, o[r - 1] as u64);
+                    let groups = o[..r - 2].iter().product::<usize>() as u64;
+                    let groups = groups.max(1);
+                    work.macs = groups * m * k * n;
+                    work.cube = Some(CubeWork { groups, m, k, n });
+                }
+            }
+            _ => {}
+        }
+        work
+    }
+
+    fn export(&self, op: &Op, node: &Node, cx: &mut ExportCx<'_>) -> Result<()> {
+        let name = node.name.as_str();
+        match op {
+            Op::MatMul => cx.node(name, "MatMul", &node.inputs, &node.outputs, vec![]),
+            Op::Gemm(a) => {
+                if a.quant.is_some() {
+                    return Err(NpuError::unsupported(
+                        name,
+                        "exporting an int8-compiled node",
+                    ));
+                }
+                let at = vec![
+                    attr("alpha", A::F(a.alpha)),
+                    attr("beta", A::F(a.beta)),
+                    attr("transA", A::I(i64::from(a.trans_a))),
+                    attr("transB", A::I(i64::from(a.trans_b))),
+                ];
+                export_with_epilogue(cx, node, "Gemm", at, a.activation);
+            }
+            _ => return Err(misrouted(self.name(), op)),
+        }
+        Ok(())
+    }
 }

@@ -16,11 +16,16 @@
 //! | `resize` | nearest Resize |
 //! | `window` | sliding-window geometry shared by conv and pool |
 //!
+//! Each family file also holds the family's [`OpFamily`] impl: its ONNX import and export,
+//! shape inference, executor kernel and cost-model work, so an op's knowledge lives in one
+//! place (the seam is described in the `family` module).
+//!
 //! The kernels are re-exported here, so `ops::conv2d` and `ops::conv::conv2d` are the same.
 
 pub mod activation;
 pub mod conv;
 pub mod elementwise;
+pub mod family;
 pub mod gather;
 pub mod matmul;
 pub mod norm;
@@ -34,6 +39,7 @@ pub mod window;
 pub use activation::{activation, softmax};
 pub use conv::{conv2d, conv_geom, conv_transpose2d, conv_transpose_out, ConvGeom, Weights};
 pub use elementwise::{binary, broadcast_shape};
+pub use family::{family, onnx_family, OpFamily, FAMILIES};
 pub use gather::gather;
 pub use matmul::{gemm, gemm_i8, gemm_i8_scalar, matmul, matmul_shape, EXACT_F32_K_BLOCK};
 pub use norm::batch_norm;
