@@ -21,6 +21,7 @@
 pub mod dispatcher;
 pub mod permits;
 pub mod routing;
+#[cfg(feature = "server")]
 pub mod server;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, FleetEvent, FleetEventKind, TruckView};
