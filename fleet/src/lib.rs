@@ -23,6 +23,8 @@ pub mod permits;
 pub mod routing;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(test)]
+mod testing;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, FleetEvent, FleetEventKind, TruckView};
 pub use permits::Claim;
