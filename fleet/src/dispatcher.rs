@@ -495,13 +495,12 @@ impl Dispatcher {
 
     /// Runs the watchdog, the re-arm policy, assignment, permissions and heartbeats, in
     /// this fixed order (each phase sees what the ones before it did at this `now`):
-    /// 1. [`watch_links`](Self::watch_links): trucks silent too long are marked lost;
-    /// 2. [`apply_rearm_policy`](Self::apply_rearm_policy): self-stopped trucks heard long
-    ///    enough are re-armed (only with [`DispatcherConfig::auto_rearm_after`]);
-    /// 3. [`assign_work`](Self::assign_work): standing trucks get their next task and route;
-    /// 4. [`extend_permissions`](Self::extend_permissions): everyone's claim, then grants
-    ///    extended one truck at a time;
-    /// 5. [`send_heartbeats`](Self::send_heartbeats): every `heartbeat_period`.
+    /// 1. `watch_links`: trucks silent too long are marked lost;
+    /// 2. `apply_rearm_policy`: self-stopped trucks heard long enough are re-armed (only
+    ///    with [`DispatcherConfig::auto_rearm_after`]);
+    /// 3. `assign_work`: standing trucks get their next task and route;
+    /// 4. `extend_permissions`: everyone's claim, then grants extended one truck at a time;
+    /// 5. `send_heartbeats`: every `heartbeat_period`.
     pub fn tick(&mut self, now: SimTime) {
         self.watch_links(now);
         self.apply_rearm_policy(now);
