@@ -381,7 +381,8 @@ impl Dispatcher {
         (capacity_t / l.bucket_t).ceil() * l.pass_s + 40.0
     }
 
-    fn assign_work(&mut self, now: SimTime, id: TruckId) {
+    /// Sends a truck that asked for work to the loader where it could start loading soonest.
+    fn assign_load(&mut self, now: SimTime, id: TruckId) {
         let Some(v) = self.trucks.get(&id) else {
             return;
         };
@@ -422,6 +423,7 @@ impl Dispatcher {
         }
     }
 
+    /// Sends a loaded truck to the dump of its material it reaches soonest.
     fn assign_haul(&mut self, now: SimTime, id: TruckId, material: Material) {
         let Some(v) = self.trucks.get(&id) else {
             return;
@@ -491,9 +493,25 @@ impl Dispatcher {
         }
     }
 
-    /// Runs assignment, permissions, heartbeats and the watchdog.
+    /// Runs the watchdog, the re-arm policy, assignment, permissions and heartbeats, in
+    /// this fixed order (each phase sees what the ones before it did at this `now`):
+    /// 1. `watch_links`: trucks silent too long are marked lost;
+    /// 2. `apply_rearm_policy`: self-stopped trucks heard long enough are re-armed (only
+    ///    with [`DispatcherConfig::auto_rearm_after`]);
+    /// 3. `assign_work`: standing trucks get their next task and route;
+    /// 4. `extend_permissions`: everyone's claim, then grants extended one truck at a time;
+    /// 5. `send_heartbeats`: every `heartbeat_period`.
     pub fn tick(&mut self, now: SimTime) {
-        // Watchdog.
+        self.watch_links(now);
+        self.apply_rearm_policy(now);
+        self.assign_work(now);
+        self.extend_permissions(now);
+        self.send_heartbeats(now);
+    }
+
+    /// Watchdog: a truck not heard from for `lost_after` is marked lost (its road stays
+    /// frozen until it is heard again).
+    fn watch_links(&mut self, now: SimTime) {
         let lost: Vec<TruckId> = self
             .trucks
             .iter()
@@ -506,33 +524,42 @@ impl Dispatcher {
             }
             self.log(now, id, FleetEventKind::Lost);
         }
-        // Re-arm policy for trucks that stopped themselves.
-        if let Some(after) = self.cfg.auto_rearm_after {
-            let mut rearm = Vec::new();
-            for (id, v) in &mut self.trucks {
-                let stopped = v
-                    .telemetry
-                    .is_some_and(|t| t.state == MissionState::Stopped);
-                if !stopped || v.lost || v.estopped {
-                    v.stopped_heard_since = None;
-                    continue;
-                }
-                let since = *v.stopped_heard_since.get_or_insert(now);
-                let recent = v.last_auto_rearm.is_some_and(|t| now.since(t) < after);
-                if now.since(since) >= after && !recent {
-                    v.last_auto_rearm = Some(now);
-                    v.stopped_heard_since = None;
-                    rearm.push(*id);
-                }
+    }
+
+    /// Re-arm policy: a truck that stopped itself and has reported `Stopped` over a working
+    /// link for `auto_rearm_after` is sent a re-arm (never one an operator e-stopped).
+    fn apply_rearm_policy(&mut self, now: SimTime) {
+        let Some(after) = self.cfg.auto_rearm_after else {
+            return;
+        };
+        let mut rearm = Vec::new();
+        for (id, v) in &mut self.trucks {
+            let stopped = v
+                .telemetry
+                .is_some_and(|t| t.state == MissionState::Stopped);
+            if !stopped || v.lost || v.estopped {
+                v.stopped_heard_since = None;
+                continue;
             }
-            for id in rearm {
-                self.send(now, id, DispatchMsg::ReArm);
-                self.log(now, id, FleetEventKind::AutoReArmed);
+            let since = *v.stopped_heard_since.get_or_insert(now);
+            let recent = v.last_auto_rearm.is_some_and(|t| now.since(t) < after);
+            if now.since(since) >= after && !recent {
+                v.last_auto_rearm = Some(now);
+                v.stopped_heard_since = None;
+                rearm.push(*id);
             }
         }
-        // Assignments.
+        for id in rearm {
+            self.send(now, id, DispatchMsg::ReArm);
+            self.log(now, id, FleetEventKind::AutoReArmed);
+        }
+    }
+
+    /// Assignment: a heard truck standing still with no road granted ahead of it gets a dump
+    /// if it is loaded, a loader if it asked for work.
+    fn assign_work(&mut self, now: SimTime) {
         let ids: Vec<TruckId> = self.trucks.keys().copied().collect();
-        for &id in &ids {
+        for id in ids {
             let Some(v) = self.trucks.get(&id) else {
                 continue;
             };
@@ -547,11 +574,17 @@ impl Dispatcher {
             if let Some(m) = v.awaiting_haul {
                 self.assign_haul(now, id, m);
             } else if v.wants_work {
-                self.assign_work(now, id);
+                self.assign_load(now, id);
             }
         }
-        // Claims of everyone, then extend one truck at a time, longest-blocked first.
+    }
+
+    /// Permissions: takes everyone's current claim, then extends one truck's grant at a
+    /// time, longest-blocked first, against the others' claims ([`extend`]); sends a grant
+    /// when it grew or every `regrant_period`.
+    fn extend_permissions(&mut self, now: SimTime) {
         let mut index = ClaimIndex::new(self.site.roads.lanes.len());
+        let ids: Vec<TruckId> = self.trucks.keys().copied().collect();
         for &id in &ids {
             if let Some(v) = self.trucks.get(&id) {
                 let c = self.claim_of(v);
@@ -619,10 +652,14 @@ impl Dispatcher {
                 self.send(now, id, DispatchMsg::Permission(g));
             }
         }
-        // Heartbeats.
+    }
+
+    /// Heartbeats: one to every truck every `heartbeat_period`.
+    fn send_heartbeats(&mut self, now: SimTime) {
         if now >= self.next_heartbeat {
             self.next_heartbeat = now + self.cfg.heartbeat_period;
-            for &id in &ids {
+            let ids: Vec<TruckId> = self.trucks.keys().copied().collect();
+            for id in ids {
                 self.send(now, id, DispatchMsg::Heartbeat);
             }
         }

@@ -6,7 +6,8 @@
 //!   for work goes to the loader where it could start loading soonest (travel time plus the
 //!   queue already sent there); a loaded truck goes to the dump of its material it reaches
 //!   soonest, counting the trucks already heading there.
-//! - **Routing** on the lane graph by travel time (A* from `petgraph`).
+//! - **Routing** on the lane graph by travel time (A* from `petgraph`, an admissible
+//!   straight-line heuristic; see [`routing`]).
 //! - **Permissions** (railway-style block control): each truck holds a *claim*, the road from
 //!   behind its body to beyond the end of its permission. Claims never overlap on a lane;
 //!   connector lanes of an intersection that come too close are never held by two trucks; a
@@ -17,11 +18,27 @@
 //!
 //! Architecture invariant: **no two trucks ever hold overlapping road.** (`tests/` has a
 //! property test that drives random fleets and checks it after every tick.)
+//!
+//! ## Module map
+//!
+//! - [`dispatcher`]: [`Dispatcher`], its configuration, truck views and event log; `tick` runs
+//!   its phases in one fixed order (watchdog, re-arm policy, assignment, permissions,
+//!   heartbeats).
+//! - [`permits`]: claims, the claim index and [`permits::extend`], one truck's grant against
+//!   everyone else's claims.
+//! - [`routing`]: [`routing::Router`], A* on the lane graph by travel time.
+//! - `server` (feature `server`, on by default): the real-mode server, the same
+//!   [`Dispatcher`] driven by tokio and `quinn` through `network5g`'s real-mode transport; the
+//!   `dispatcher` binary (`src/bin/dispatcher.rs`) is its command line. Without the feature
+//!   the crate depends on `site`, `petgraph`, `serde` and `thiserror` only, and does no IO.
 
 pub mod dispatcher;
 pub mod permits;
 pub mod routing;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(test)]
+mod testing;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, FleetEvent, FleetEventKind, TruckView};
 pub use permits::Claim;

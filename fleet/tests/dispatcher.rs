@@ -340,3 +340,78 @@ fn the_policy_counts_only_time_heard_a_lost_truck_starts_over() {
         "the clock restarted when it was heard again: {after} s"
     );
 }
+
+/// The permissions sent to truck 0: `(sent, until_m, expires)`.
+fn grants(out: &[site::protocol::DownMsg]) -> Vec<(SimTime, f64, SimTime)> {
+    out.iter()
+        .filter_map(|m| match m.body {
+            DispatchMsg::Permission(g) if m.truck == TruckId(0) => {
+                Some((m.sent, g.until_m, g.expires))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_grant_expires_after_its_ttl_and_is_renewed_while_the_truck_is_heard() {
+    let site = site();
+    let cfg = DispatcherConfig::default();
+    let mut d = Dispatcher::new(site.clone(), cfg.clone());
+    let mut now = SimTime::ZERO;
+    join_and_ask_for_work(&mut d, &site, now);
+    let mut sent = grants(&d.poll_outbox());
+    assert_eq!(sent.len(), 1, "one grant with the assignment");
+    // the truck stands and reports for 5 s: its unchanged grant is re-sent with a new expiry
+    for seq in 4..54 {
+        now += SimDuration::from_millis(100);
+        d.handle(now, &up(seq, now, telemetry(&site)));
+        d.tick(now);
+        sent.extend(grants(&d.poll_outbox()));
+        let last = sent.last().expect("a grant");
+        assert!(now < last.2, "the grant in force expired at {now}");
+    }
+    for &(at, until, expires) in &sent {
+        assert_eq!(expires, at + cfg.grant_ttl);
+        assert_eq!(
+            until, sent[0].1,
+            "the grant of a standing truck does not change"
+        );
+    }
+    for w in sent.windows(2) {
+        assert_eq!(w[1].0.since(w[0].0), cfg.regrant_period);
+    }
+    assert_eq!(sent.len(), 6);
+}
+
+#[test]
+fn a_lost_truck_gets_no_renewal_so_its_grant_runs_out() {
+    let site = site();
+    let cfg = DispatcherConfig::default();
+    let mut d = Dispatcher::new(site.clone(), cfg.clone());
+    let mut now = SimTime::ZERO;
+    join_and_ask_for_work(&mut d, &site, now);
+    let heard = now;
+    let mut sent = grants(&d.poll_outbox());
+    let mut lost_at = None;
+    for _ in 0..100 {
+        now += SimDuration::from_millis(100);
+        d.tick(now);
+        let new = grants(&d.poll_outbox());
+        if d.drain_events()
+            .iter()
+            .any(|e| e.kind == FleetEventKind::Lost)
+        {
+            lost_at = Some(now);
+        }
+        if lost_at.is_some() {
+            assert!(new.is_empty(), "a grant to a lost truck at {now}");
+        }
+        sent.extend(new);
+    }
+    let lost_at = lost_at.expect("lost");
+    assert_eq!(lost_at.since(heard), cfg.lost_after);
+    let last = sent.last().expect("a grant");
+    assert!(last.2 <= heard + cfg.lost_after + cfg.grant_ttl);
+    assert!(last.2 < now, "its last grant has expired by {now}");
+}
