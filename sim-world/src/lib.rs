@@ -6,12 +6,18 @@
 //! measure → sync.
 
 pub mod app;
+pub mod config;
+pub mod error;
 pub mod net;
+pub mod phase;
 pub mod physics;
 pub mod report;
+pub mod safety;
+pub mod site_work;
 #[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod world;
 
-pub use net::NetworkChoice;
-pub use world::{SimConfig, SimError, SimWorld};
+pub use config::{NetworkChoice, SimConfig};
+pub use error::SimError;
+pub use world::SimWorld;
