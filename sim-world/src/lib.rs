@@ -12,6 +12,7 @@ pub mod net;
 pub mod phase;
 pub mod physics;
 pub mod report;
+pub mod run;
 pub mod safety;
 pub mod site_work;
 #[cfg(feature = "viewer")]
