@@ -4,7 +4,7 @@
 //! position with the road it was granted.
 
 use crate::physics::{BodyState, Physics};
-use crate::world::TruckSim;
+use crate::truck::TruckSim;
 use fleet::Dispatcher;
 use site::RoadNetwork;
 

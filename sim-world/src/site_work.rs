@@ -2,7 +2,7 @@
 //! time); trucks tip at their dump spot.
 
 use crate::physics::Physics;
-use crate::world::TruckSim;
+use crate::truck::TruckSim;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use site::ids::LoaderId;

@@ -1,7 +1,8 @@
 //! The world loop: physics, trucks, the dispatcher and the link advanced in fixed steps of
 //! simulated time, in the order of [`Phase::ORDER`]. Plain Rust; the Bevy app in
 //! [`crate::app`] schedules the same phases. Site work (loaders, dumps) is in
-//! [`crate::site_work`], the safety monitor in [`crate::safety`].
+//! [`crate::site_work`], the safety monitor in [`crate::safety`], a truck in
+//! [`crate::truck`].
 
 use crate::config::SimConfig;
 use crate::error::SimError;
@@ -9,73 +10,14 @@ use crate::phase::Phase;
 use crate::physics::Physics;
 use crate::safety::SafetyMonitor;
 use crate::site_work::{self, LoaderSim, WorkStep};
+use crate::truck::{state_index, TruckSim};
 use fleet::Dispatcher;
 use network5g::transport::{LinkStats, Transport};
-use rand::RngExt;
-use rand_chacha::ChaCha8Rng;
 use site::ids::TruckId;
-use site::protocol::{DownMsg, MissionState, TruckInfo};
+use site::protocol::TruckInfo;
 use site::{SimDuration, SimTime, Site};
 use std::sync::Arc;
-use vehicle::{Actuation, Sensed, Truck};
-
-/// Counters kept per truck.
-#[derive(Clone, Debug, Default)]
-pub struct TruckMetrics {
-    pub loads: u64,
-    pub dumps: u64,
-    pub tonnes: f64,
-    pub distance_m: f64,
-    /// Time in each mission state, µs, indexed by [`state_index`] (read it with
-    /// [`TruckMetrics::time_in_us`]).
-    pub state_us: [u64; MissionState::ALL.len()],
-    pub last_dump: Option<SimTime>,
-    pub cycle_s: Vec<f64>,
-    /// Entries past the granted road, counted by the [`SafetyMonitor`].
-    pub violations: u64,
-}
-
-impl TruckMetrics {
-    /// Time spent in state `s`, µs.
-    pub fn time_in_us(&self, s: MissionState) -> u64 {
-        self.state_us[state_index(s)]
-    }
-}
-
-/// Where state `s` is counted in [`TruckMetrics::state_us`]: its place in
-/// [`MissionState::ALL`]. Exhaustive, so a new state does not compile until it has a slot.
-pub const fn state_index(s: MissionState) -> usize {
-    match s {
-        MissionState::Idle => 0,
-        MissionState::ToLoader => 1,
-        MissionState::QueueLoader => 2,
-        MissionState::Spotting => 3,
-        MissionState::Loading => 4,
-        MissionState::Hauling => 5,
-        MissionState::QueueDump => 6,
-        MissionState::Dumping => 7,
-        MissionState::ToParking => 8,
-        MissionState::Parked => 9,
-        MissionState::Stopped => 10,
-        MissionState::Faulted => 11,
-    }
-}
-
-/// One simulated truck: its autonomy, its body and what it carries.
-pub struct TruckSim {
-    pub id: TruckId,
-    pub brain: Truck,
-    pub body: usize,
-    pub payload_t: f64,
-    pub loader_done: bool,
-    /// The load being tipped, t (0 when not tipping).
-    pub(crate) load_t: f64,
-    /// GNSS noise draws ([`Stream::TruckSensors`]).
-    rng: ChaCha8Rng,
-    pub act: Actuation,
-    inbox: Vec<DownMsg>,
-    pub metrics: TruckMetrics,
-}
+use vehicle::Truck;
 
 /// Whole-run counters.
 #[derive(Clone, Debug)]
@@ -108,13 +50,6 @@ pub struct SimWorld {
     step_us: u64,
 }
 
-/// A standard normal draw (Box–Muller) from a seeded generator.
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = rng.random_range(1e-12..1.0);
-    let u2: f64 = rng.random_range(0.0..1.0);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 impl SimWorld {
     pub fn new(site: Arc<Site>, cfg: SimConfig) -> Result<SimWorld, SimError> {
         if cfg.trucks == 0 {
@@ -134,20 +69,12 @@ impl SimWorld {
             let pt = site.roads.lane(slot.lane).point_at(slot.s);
             let body = physics.add_truck(pt.pos, pt.heading);
             let id = TruckId(i as u32);
-            trucks.push(TruckSim {
+            trucks.push(TruckSim::new(
                 id,
-                brain: Truck::new(id, cfg.truck, site.clone(), SimTime::ZERO),
+                Truck::new(id, cfg.truck, site.clone(), SimTime::ZERO),
                 body,
-                payload_t: 0.0,
-                loader_done: false,
-                load_t: 0.0,
-                rng: rand::SeedableRng::seed_from_u64(
-                    cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)),
-                ),
-                act: Actuation::default(),
-                inbox: Vec::new(),
-                metrics: TruckMetrics::default(),
-            });
+                cfg.seed,
+            ));
         }
         // Step once so that contacts and query structures exist before the first control step.
         physics.step();
@@ -221,14 +148,7 @@ impl SimWorld {
         let noise = self.cfg.gnss_noise_m;
         for t in &mut self.trucks {
             let st = self.physics.state(t.body);
-            let (nx, ny) = (normal(&mut t.rng) * noise, normal(&mut t.rng) * noise);
-            let sensed = Sensed {
-                pos: [st.pos[0] + nx, st.pos[1] + ny, st.pos[2]],
-                heading: st.heading,
-                speed: st.speed,
-                payload_t: t.payload_t,
-                loader_done: t.loader_done,
-            };
+            let sensed = t.sense(&st, noise);
             let (act, out) = t.brain.step(now, &sensed, &t.inbox);
             t.inbox.clear();
             for m in &out {
@@ -336,18 +256,6 @@ impl SimWorld {
     pub fn step(&mut self) {
         for phase in Phase::ORDER {
             self.run_phase(phase);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_index_is_the_place_in_all() {
-        for (i, s) in MissionState::ALL.iter().enumerate() {
-            assert_eq!(state_index(*s), i, "{s:?}");
         }
     }
 }
