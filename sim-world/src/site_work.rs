@@ -7,6 +7,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use site::ids::LoaderId;
 use site::protocol::{MissionState, Task};
+use site::seed::Stream;
 use site::{SimDuration, SimTime, Site};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,7 +31,7 @@ impl LoaderSim {
     pub fn new(seed: u64, index: usize) -> LoaderSim {
         LoaderSim {
             state: LoaderState::Idle,
-            rng: rand::SeedableRng::seed_from_u64(seed.wrapping_add(1000 + index as u64)),
+            rng: site::seed::rng(seed, Stream::Loader, index as u64),
             loads: 0,
             tonnes: 0.0,
             busy_us: 0,

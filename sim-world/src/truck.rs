@@ -6,6 +6,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use site::ids::TruckId;
 use site::protocol::{DownMsg, MissionState};
+use site::seed::Stream;
 use site::SimTime;
 use vehicle::{Actuation, Sensed, Truck};
 
@@ -79,9 +80,7 @@ impl TruckSim {
             payload_t: 0.0,
             loader_done: false,
             load_t: 0.0,
-            rng: rand::SeedableRng::seed_from_u64(
-                seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(u64::from(id.0) + 1)),
-            ),
+            rng: site::seed::rng(seed, Stream::TruckSensors, u64::from(id.0)),
             act: Actuation::default(),
             inbox: Vec::new(),
             metrics: TruckMetrics::default(),
