@@ -2,6 +2,7 @@
 //! `cargo bench -p sim-world --bench fleet [-- TRUCKS SECONDS]`
 #![allow(clippy::disallowed_methods)] // a benchmark measures the wall clock
 
+use sim_world::phase::Phase;
 use sim_world::{SimConfig, SimWorld};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,32 +25,13 @@ fn main() {
         Ok(w) => w,
         Err(e) => return eprintln!("{e}"),
     };
-    let mut phases = [Duration::ZERO; 5];
-    let names = [
-        "control (trucks)",
-        "physics (rapier)",
-        "site work",
-        "dispatch",
-        "measure",
-    ];
+    let mut phases = [Duration::ZERO; Phase::ORDER.len()];
     let start = Instant::now();
     while w.now.as_secs_f64() < seconds {
-        let t0 = Instant::now();
-        w.control();
-        let t1 = Instant::now();
-        w.physics_step();
-        let t2 = Instant::now();
-        w.site_work();
-        let t3 = Instant::now();
-        w.dispatch();
-        let t4 = Instant::now();
-        w.measure();
-        let t5 = Instant::now();
-        for (k, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4]
-            .into_iter()
-            .enumerate()
-        {
-            phases[k] += d;
+        for (k, phase) in Phase::ORDER.into_iter().enumerate() {
+            let t0 = Instant::now();
+            w.run_phase(phase);
+            phases[k] += t0.elapsed();
         }
     }
     let wall = start.elapsed().as_secs_f64();
@@ -58,7 +40,8 @@ fn main() {
         seconds / wall
     );
     println!("per simulated second: {:.1} ms wall", wall / seconds * 1e3);
-    for (n, d) in names.iter().zip(phases) {
+    for (phase, d) in Phase::ORDER.into_iter().zip(phases) {
+        let n = phase.name();
         println!(
             "  {n:<18} {:>6.1}%  {:>7.3} ms per simulated second",
             d.as_secs_f64() / wall * 100.0,

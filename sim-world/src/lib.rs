@@ -1,17 +1,52 @@
 //! The simulated mine as a Bevy app: world building, rapier physics, every truck's autonomy
-//! and the dispatcher wired together over a transport, and the `minesim` CLI.
+//! and the dispatcher wired together over a transport, the shift loop of the `minesim` CLI.
 //!
 //! Headless by default (Bevy without render features). One step of simulated time runs the
-//! systems of [`app::SimStep`] in a fixed order: control → physics → site work → dispatch →
-//! measure → sync.
+//! phases of [`phase::Phase::ORDER`]: control → physics → site work → dispatch → measure →
+//! sync, both in [`SimWorld::step`] and in the Bevy schedule [`app::SimStep`].
+//!
+//! # Module map
+//!
+//! Each module uses only modules above it in this list, so there are no import cycles.
+//!
+//! - [`config`]: what a run simulates: [`SimConfig`], the transport choice [`NetworkChoice`].
+//! - [`error`]: [`SimError`], the library's one error.
+//! - [`phase`]: [`phase::Phase`], the phases of a step and their order, defined once.
+//! - [`physics`]: the rapier3d world: terrain collider, truck bodies driven by tyre forces.
+//! - [`net`]: the transport built from the config (in-memory, simulated QUIC, real mode);
+//!   the site's coverage map and the radio along its roads.
+//! - [`truck`]: one simulated truck ([`truck::TruckSim`]): autonomy, body, load, sensors,
+//!   counters.
+//! - [`site_work`]: loaders filling trucks in passes, trucks tipping at dumps.
+//! - [`safety`]: the independent safety monitor: closest distance, contacts, permissions.
+//! - [`world`]: the loop: [`SimWorld`] (trucks, dispatcher, transport, counters) and its
+//!   phases, [`SimWorld::step`].
+//! - [`report`]: the JSON report and the KPI table.
+//! - [`app`]: the Bevy side: the world as a resource, [`app::SimPlugin`] chaining one
+//!   [`app::SimSystems`] set per phase, a truck entity per truck.
+//! - [`run`]: a shift from start to report ([`run::run_shift`]), with the wall clock and the
+//!   progress display injected; `src/main.rs` is the thin `minesim` command line over it.
+//! - `viewer` (feature `viewer`): the 3D viewer, Bevy plugins over the same app.
+//!
+//! Random draws come from [`site::seed`] streams of the run seed (GNSS noise:
+//! `TruckSensors` per truck; pass times: `Loader` per loader); the event-log hash is
+//! [`site::hash`].
 
 pub mod app;
+pub mod config;
+pub mod error;
 pub mod net;
+pub mod phase;
 pub mod physics;
 pub mod report;
+pub mod run;
+pub mod safety;
+pub mod site_work;
+pub mod truck;
 #[cfg(feature = "viewer")]
 pub mod viewer;
 pub mod world;
 
-pub use net::NetworkChoice;
-pub use world::{SimConfig, SimError, SimWorld};
+pub use config::{NetworkChoice, SimConfig};
+pub use error::SimError;
+pub use world::SimWorld;

@@ -1,10 +1,13 @@
-//! `minesim`: run the simulated mine.
+//! `minesim`: run the simulated mine. A thin command line over the library: the run loop is
+//! [`sim_world::run::run_shift`]; here are the flags, the progress bar, the wall clock and
+//! the files written.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use sim_world::app::{make_app, step, world};
-use sim_world::report::Report;
+use sim_world::run::{run_shift, Progress, RunArgs, WallClock};
+use sim_world::NetworkChoice;
+#[cfg(feature = "viewer")]
 use sim_world::{SimConfig, SimWorld};
 use site::SimDuration;
 use std::path::PathBuf;
@@ -25,52 +28,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a headless haul shift and report its KPIs.
-    Run {
-        /// Site file (TOML). Default: the default site.
-        #[arg(long)]
-        site: Option<PathBuf>,
-        /// Number of trucks.
-        #[arg(long, default_value_t = 100, value_parser = parse_trucks)]
-        trucks: usize,
-        /// Simulated duration, e.g. 90s, 15m, 1h.
-        #[arg(long, default_value = "1h", value_parser = parse_duration)]
-        duration: SimDuration,
-        /// Seed of every random draw in the run.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Write the JSON report here.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Transport: `quic` (simulated QUIC over the site's 5G radio model), `memory`
-        /// (fixed 5 ms, lossless; about three times faster) or `real` (quinn over loopback
-        /// UDP to a `dispatcher` server, paced to the wall clock).
-        #[arg(long, default_value = "quic", value_parser = ["quic", "memory", "real"])]
-        transport: String,
-        /// With `--transport real`: the dispatcher server (`dispatcher --listen`), on
-        /// loopback. The run is paced to the wall clock.
-        #[arg(long, default_value = "127.0.0.1:4433")]
-        dispatcher: std::net::SocketAddr,
-        /// With `--transport real`: the site PKI seed, as given to the dispatcher.
-        #[arg(long, default_value_t = 1)]
-        pki_seed: u64,
-        /// With `--transport real`: send packets straight to the dispatcher instead of
-        /// through the site's radio model.
-        #[arg(long)]
-        no_radio: bool,
-        /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
-        #[arg(long)]
-        coverage: Option<PathBuf>,
-        /// The dispatcher re-arms a truck that stopped itself (link watchdog, expired grant;
-        /// never an operator e-stop) once it has reported `Stopped` over a working link this
-        /// long, as a remote operator would; `off` leaves stopped trucks stopped.
-        #[arg(long, default_value = "30s", value_parser = parse_rearm)]
-        auto_rearm: RearmAfter,
-    },
+    Run(RunCmd),
     /// Write the site's 5G coverage map (best-server downlink SINR) as a PNG.
     Coverage {
-        /// Site file (TOML). Default: the default site.
-        #[arg(long)]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         /// Grid step, m.
         #[arg(long, default_value_t = 10.0)]
         step: f64,
@@ -87,6 +49,106 @@ enum Command {
         #[command(subcommand)]
         command: SiteCommand,
     },
+}
+
+/// `--site`, taken by every subcommand that simulates a site.
+#[derive(clap::Args, Debug)]
+struct SiteArg {
+    /// Site file (TOML). Default: the default site.
+    #[arg(long)]
+    site: Option<PathBuf>,
+}
+
+impl SiteArg {
+    /// The file and the site it holds.
+    fn load(&self) -> anyhow::Result<(PathBuf, Arc<site::Site>)> {
+        let path = self
+            .site
+            .clone()
+            .unwrap_or_else(site::file::default_site_path);
+        let site = site::file::load(&path)?;
+        Ok((path, Arc::new(site)))
+    }
+}
+
+/// The fleet of a simulation: `minesim run` and `minesim view`.
+#[derive(clap::Args, Debug)]
+struct FleetArgs {
+    /// Number of trucks.
+    #[arg(long, default_value_t = 100, value_parser = parse_trucks)]
+    trucks: usize,
+    /// Seed of every random draw in the run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// `minesim run`.
+#[derive(clap::Args, Debug)]
+struct RunCmd {
+    #[command(flatten)]
+    site: SiteArg,
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Simulated duration, e.g. 90s, 15m, 1h.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    duration: SimDuration,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Transport: `quic` (simulated QUIC over the site's 5G radio model), `memory`
+    /// (fixed 5 ms, lossless; about three times faster) or `real` (quinn over loopback
+    /// UDP to a `dispatcher` server, paced to the wall clock).
+    #[arg(long, value_enum, default_value_t = RunTransport::Quic)]
+    transport: RunTransport,
+    /// With `--transport real`: the dispatcher server (`dispatcher --listen`), on
+    /// loopback. The run is paced to the wall clock.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    dispatcher: std::net::SocketAddr,
+    /// With `--transport real`: the site PKI seed, as given to the dispatcher.
+    #[arg(long, default_value_t = 1)]
+    pki_seed: u64,
+    /// With `--transport real`: send packets straight to the dispatcher instead of
+    /// through the site's radio model.
+    #[arg(long)]
+    no_radio: bool,
+    /// Also write the site's 5G coverage map (best-server SINR) as a PNG.
+    #[arg(long)]
+    coverage: Option<PathBuf>,
+    /// The dispatcher re-arms a truck that stopped itself (link watchdog, expired grant;
+    /// never an operator e-stop) once it has reported `Stopped` over a working link this
+    /// long, as a remote operator would; `off` leaves stopped trucks stopped.
+    #[arg(long, default_value = "30s", value_parser = parse_rearm)]
+    auto_rearm: RearmAfter,
+}
+
+/// `minesim run --transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RunTransport {
+    Quic,
+    Memory,
+    Real,
+}
+
+/// `minesim view --transport`: no real mode in the viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[cfg_attr(not(feature = "viewer"), allow(dead_code))]
+enum ViewTransport {
+    Quic,
+    Memory,
+}
+
+impl RunCmd {
+    fn network(&self) -> NetworkChoice {
+        match self.transport {
+            RunTransport::Quic => NetworkChoice::QuicRadio,
+            RunTransport::Memory => NetworkChoice::InMemory,
+            RunTransport::Real => NetworkChoice::Real {
+                server: self.dispatcher,
+                pki_seed: self.pki_seed,
+                radio: !self.no_radio,
+            },
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,98 +238,48 @@ fn coverage(
     Ok(())
 }
 
-struct RunArgs {
-    site: Option<PathBuf>,
-    trucks: usize,
-    duration: SimDuration,
-    seed: u64,
-    report: Option<PathBuf>,
-    transport: String,
-    dispatcher: std::net::SocketAddr,
-    pki_seed: u64,
-    no_radio: bool,
-    coverage: Option<PathBuf>,
-    auto_rearm: RearmAfter,
+/// The wall clock of `minesim run`: the binary measures its own speed and paces real mode.
+struct Wall(std::time::Instant);
+
+impl WallClock for Wall {
+    fn elapsed_s(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+    fn sleep_s(&self, secs: f64) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    }
 }
 
-fn run(a: RunArgs) -> anyhow::Result<()> {
-    let RunArgs {
-        site,
-        trucks,
-        duration,
-        seed,
-        report,
-        transport,
-        dispatcher,
-        pki_seed,
-        no_radio,
-        coverage: cov,
-        auto_rearm,
-    } = a;
-    let path = site.unwrap_or_else(site::file::default_site_path);
-    let site = Arc::new(site::file::load(&path)?);
-    if let Some(out) = cov {
-        coverage(&site, 20.0, seed, &out)?;
+fn run(cmd: RunCmd) -> anyhow::Result<()> {
+    let (path, site) = cmd.site.load()?;
+    if let Some(out) = &cmd.coverage {
+        coverage(&site, 20.0, cmd.fleet.seed, out)?;
     }
-    let cfg = SimConfig {
-        trucks,
-        seed,
-        duration,
-        network: match transport.as_str() {
-            "memory" => sim_world::NetworkChoice::InMemory,
-            "real" => sim_world::NetworkChoice::Real {
-                server: dispatcher,
-                pki_seed,
-                radio: !no_radio,
-            },
-            _ => sim_world::NetworkChoice::QuicRadio,
-        },
-        dispatcher: fleet::DispatcherConfig {
-            auto_rearm_after: auto_rearm.0,
-            ..fleet::DispatcherConfig::default()
-        },
-        ..SimConfig::default()
+    let args = RunArgs {
+        trucks: cmd.fleet.trucks,
+        seed: cmd.fleet.seed,
+        duration: cmd.duration,
+        network: cmd.network(),
+        auto_rearm_after: cmd.auto_rearm.0,
     };
-    let world0 =
-        SimWorld::new(site, cfg).with_context(|| format!("cannot start on {}", path.display()))?;
-    let mut app = make_app(world0);
-    let end = site::SimTime(duration.micros());
-    let bar = ProgressBar::new(duration.micros() / 1_000_000);
+    let bar = ProgressBar::new(cmd.duration.micros() / 1_000_000);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} s sim · {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     #[allow(clippy::disallowed_methods)] // the binary measures its own wall-clock speed
-    let start = std::time::Instant::now();
-    let mut next_update = 0u64;
-    let paced = world(&app).cfg.network.remote_dispatcher();
-    while world(&app).now < end {
-        step(&mut app);
-        let w = world(&app);
-        if paced {
-            // real mode: simulated time keeps to the wall clock
-            let ahead = w.now.as_secs_f64() - start.elapsed().as_secs_f64();
-            if ahead > 0.0 {
-                std::thread::sleep(std::time::Duration::from_secs_f64(ahead));
-            }
-        }
-        let secs = w.now.micros() / 1_000_000;
-        if secs >= next_update {
-            next_update = secs + 10;
-            let wall = start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_position(secs);
-            bar.set_message(format!(
-                "{:.0} t · {:.1}× real time",
-                w.metrics.tonnes,
-                w.now.as_secs_f64() / wall
-            ));
-        }
-    }
+    let clock = Wall(std::time::Instant::now());
+    let shown = run_shift(site, &args, &clock, &mut |p: Progress| {
+        bar.set_position(p.sim_s);
+        bar.set_message(format!(
+            "{:.0} t · {:.1}× real time",
+            p.tonnes, p.real_time_factor
+        ));
+    });
     bar.finish_and_clear();
-    let wall = start.elapsed().as_secs_f64();
-    let r = Report::build(world(&app), wall);
+    let r = shown.with_context(|| format!("cannot start on {}", path.display()))?;
     print!("{}", r.table());
-    if let Some(out) = report {
+    if let Some(out) = cmd.report {
         let json = serde_json::to_string_pretty(&r)?;
         std::fs::write(&out, json)
             .with_context(|| format!("cannot write report {}", out.display()))?;
@@ -334,42 +346,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run {
-            site,
-            trucks,
-            duration,
-            seed,
-            report,
-            transport,
-            dispatcher,
-            pki_seed,
-            no_radio,
-            coverage: cov,
-            auto_rearm,
-        } => run(RunArgs {
-            site,
-            trucks,
-            duration,
-            seed,
-            report,
-            transport,
-            dispatcher,
-            pki_seed,
-            no_radio,
-            coverage: cov,
-            auto_rearm,
-        }),
+        Command::Run(cmd) => run(cmd),
         Command::Coverage {
             site,
             step,
             seed,
             output,
-        } => {
-            let path = site.unwrap_or_else(site::file::default_site_path);
-            site::file::load(&path)
-                .map_err(anyhow::Error::from)
-                .and_then(|s| coverage(&Arc::new(s), step, seed, &output))
-        }
+        } => site
+            .load()
+            .and_then(|(_, s)| coverage(&s, step, seed, &output)),
         Command::Site { command } => site_cmd(command),
         Command::View(args) => view(args),
     };
@@ -386,15 +371,10 @@ fn main() -> ExitCode {
 #[derive(clap::Args, Debug)]
 #[cfg_attr(not(feature = "viewer"), allow(dead_code))]
 struct ViewArgs {
-    /// Site file (TOML). Default: the default site.
-    #[arg(long)]
-    site: Option<PathBuf>,
-    /// Number of trucks.
-    #[arg(long, default_value_t = 100, value_parser = parse_trucks)]
-    trucks: usize,
-    /// Seed of every random draw in the run.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    site: SiteArg,
+    #[command(flatten)]
+    fleet: FleetArgs,
     /// Save one PNG of the view and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -408,8 +388,8 @@ struct ViewArgs {
     #[arg(long, default_value = "")]
     overlays: String,
     /// Transport: `quic` (simulated QUIC over the site's 5G radio model) or `memory`.
-    #[arg(long, default_value = "quic", value_parser = ["quic", "memory"])]
-    transport: String,
+    #[arg(long, value_enum, default_value_t = ViewTransport::Quic)]
+    transport: ViewTransport,
 }
 
 #[cfg(not(feature = "viewer"))]
@@ -426,26 +406,24 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
     let overlays = OverlayKind::parse_list(&args.overlays).map_err(anyhow::Error::msg)?;
     if let CameraChoice::Follow(n) | CameraChoice::Top(n) = camera {
         anyhow::ensure!(
-            (n as usize) < args.trucks,
+            (n as usize) < args.fleet.trucks,
             "--camera names truck {n}, there are {} (0..{})",
-            args.trucks,
-            args.trucks
+            args.fleet.trucks,
+            args.fleet.trucks
         );
     }
-    let path = args.site.unwrap_or_else(site::file::default_site_path);
-    let site = site::file::load(&path)?;
+    let (path, site) = args.site.load()?;
     let cfg = SimConfig {
-        trucks: args.trucks,
-        seed: args.seed,
-        network: if args.transport == "memory" {
-            sim_world::NetworkChoice::InMemory
-        } else {
-            sim_world::NetworkChoice::QuicRadio
+        trucks: args.fleet.trucks,
+        seed: args.fleet.seed,
+        network: match args.transport {
+            ViewTransport::Quic => NetworkChoice::QuicRadio,
+            ViewTransport::Memory => NetworkChoice::InMemory,
         },
         ..SimConfig::default()
     };
-    let sim = SimWorld::new(Arc::new(site), cfg)
-        .with_context(|| format!("cannot start on {}", path.display()))?;
+    let sim =
+        SimWorld::new(site, cfg).with_context(|| format!("cannot start on {}", path.display()))?;
     let opts = ViewerOptions {
         start_at: site::SimTime(args.at.map_or(0, |d| d.micros())),
         screenshot: args.screenshot.map(|path| ShotOptions {

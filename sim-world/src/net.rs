@@ -1,36 +1,11 @@
 //! Which transport carries a run's messages, built from the site and the run config.
 
-use crate::world::{SimConfig, SimError};
+use crate::config::{NetworkChoice, SimConfig};
+use crate::error::SimError;
 use network5g::quic::{FixedChannel, RadioChannel, SimQuicConfig, SimQuicTransport};
 use network5g::transport::{InMemoryTransport, Transport};
 use site::Site;
 use std::sync::Arc;
-
-/// The transport of a run.
-#[derive(Clone, Debug, PartialEq)]
-pub enum NetworkChoice {
-    /// Fixed latency, lossless ([`SimConfig::link_latency`]).
-    InMemory,
-    /// Simulated QUIC over the radio model of the site (its gNBs over its terrain).
-    QuicRadio,
-    /// Simulated QUIC over a fixed one-way delay with independent random loss.
-    QuicFixed { one_way_ms: f64, loss: f64 },
-    /// Real mode: `quinn` over loopback UDP to a dispatcher server in another process,
-    /// each truck's packets through a relay that applies the site's radio model (`radio`)
-    /// or none. The run is paced to the wall clock and the in-process dispatcher is idle.
-    Real {
-        server: std::net::SocketAddr,
-        pki_seed: u64,
-        radio: bool,
-    },
-}
-
-impl NetworkChoice {
-    /// The dispatcher runs in another process.
-    pub fn remote_dispatcher(&self) -> bool {
-        matches!(self, NetworkChoice::Real { .. })
-    }
-}
 
 /// Builds the transport `cfg.network` asks for.
 pub fn make_transport(

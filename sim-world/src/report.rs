@@ -89,7 +89,6 @@ fn round(v: f64, digits: i32) -> f64 {
 impl Report {
     pub fn build(w: &SimWorld, wall_seconds: f64) -> Report {
         let sim = w.now.as_secs_f64();
-        let idx = |s: MissionState| MissionState::ALL.iter().position(|x| *x == s).unwrap_or(0);
         let per_truck: Vec<TruckReport> = w
             .trucks
             .iter()
@@ -107,7 +106,7 @@ impl Report {
                     final_state: t.brain.state().name(),
                     state_s: MissionState::ALL
                         .iter()
-                        .map(|s| (s.name(), round(m.state_us[idx(*s)] as f64 * 1e-6, 1)))
+                        .map(|s| (s.name(), round(m.time_in_us(*s) as f64 * 1e-6, 1)))
                         .filter(|(_, v)| *v > 0.0)
                         .collect(),
                 }
@@ -136,7 +135,7 @@ impl Report {
         let total_state = |s: MissionState| -> f64 {
             w.trucks
                 .iter()
-                .map(|t| t.metrics.state_us[idx(s)] as f64 * 1e-6)
+                .map(|t| t.metrics.time_in_us(s) as f64 * 1e-6)
                 .sum()
         };
         let truck_time = sim * w.trucks.len() as f64;
@@ -162,11 +161,11 @@ impl Report {
             loads,
             cycles,
             trucks_with_full_cycle: w.trucks.iter().filter(|t| t.metrics.dumps >= 1).count(),
-            collisions: w.metrics.collisions,
+            collisions: w.safety.collisions,
             permission_violations: w.trucks.iter().map(|t| t.metrics.violations).sum(),
             min_separation_m: round(
-                if w.metrics.min_separation_m.is_finite() {
-                    w.metrics.min_separation_m
+                if w.safety.min_separation_m.is_finite() {
+                    w.safety.min_separation_m
                 } else {
                     -1.0
                 },

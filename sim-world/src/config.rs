@@ -1,0 +1,69 @@
+//! What a run simulates: the world's configuration and the choice of transport. Plain data;
+//! [`crate::net`] builds the transport from it and [`crate::world`] the world.
+
+use fleet::DispatcherConfig;
+use site::SimDuration;
+use vehicle::TruckParams;
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub trucks: usize,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub physics_hz: f64,
+    pub dispatch_period: SimDuration,
+    pub link_latency: SimDuration,
+    pub truck: TruckParams,
+    /// Standard deviation of GNSS position noise, m.
+    pub gnss_noise_m: f64,
+    /// Time to tip a full body at the dump, s.
+    pub tip_s: f64,
+    pub dispatcher: DispatcherConfig,
+    /// Which transport carries the messages.
+    pub network: NetworkChoice,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            trucks: 100,
+            seed: 1,
+            duration: SimDuration::from_secs(3600),
+            physics_hz: 50.0,
+            dispatch_period: SimDuration::from_millis(100),
+            link_latency: SimDuration::from_millis(5),
+            truck: TruckParams::default(),
+            gnss_noise_m: 0.02,
+            tip_s: 25.0,
+            dispatcher: DispatcherConfig::default(),
+            network: NetworkChoice::InMemory,
+        }
+    }
+}
+
+/// The transport of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetworkChoice {
+    /// Fixed latency, lossless ([`SimConfig::link_latency`]).
+    InMemory,
+    /// Simulated QUIC over the radio model of the site (its gNBs over its terrain).
+    QuicRadio,
+    /// Simulated QUIC over a fixed one-way delay with independent random loss.
+    QuicFixed { one_way_ms: f64, loss: f64 },
+    /// Real mode: `quinn` over loopback UDP to a dispatcher server in another process,
+    /// each truck's packets through a relay that applies the site's radio model (`radio`)
+    /// or none. The run is paced to the wall clock and the in-process dispatcher is idle.
+    Real {
+        server: std::net::SocketAddr,
+        pki_seed: u64,
+        radio: bool,
+    },
+}
+
+impl NetworkChoice {
+    /// The dispatcher runs in another process.
+    pub fn remote_dispatcher(&self) -> bool {
+        matches!(self, NetworkChoice::Real { .. })
+    }
+}

@@ -1,0 +1,164 @@
+//! A shift from start to report: the loop `minesim run` drives. The wall clock (to measure
+//! the run's own speed and, with a remote dispatcher, to keep simulated time to real time)
+//! and the progress display are injected, so the library never reads a clock itself.
+
+use crate::app::{make_app, step, world};
+use crate::config::{NetworkChoice, SimConfig};
+use crate::error::SimError;
+use crate::report::Report;
+use crate::world::SimWorld;
+use site::{SimDuration, SimTime, Site};
+use std::sync::Arc;
+
+/// What a shift runs: the flags of `minesim run` that shape the simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunArgs {
+    pub trucks: usize,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub network: NetworkChoice,
+    /// The dispatcher's re-arm policy ([`fleet::DispatcherConfig::auto_rearm_after`]).
+    pub auto_rearm_after: Option<SimDuration>,
+}
+
+impl RunArgs {
+    /// The world's configuration: [`SimConfig::default`] but for these.
+    pub fn config(&self) -> SimConfig {
+        SimConfig {
+            trucks: self.trucks,
+            seed: self.seed,
+            duration: self.duration,
+            network: self.network.clone(),
+            dispatcher: fleet::DispatcherConfig {
+                auto_rearm_after: self.auto_rearm_after,
+                ..fleet::DispatcherConfig::default()
+            },
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// The wall clock a shift runs against (the binary's is `std::time::Instant`; tests use a
+/// counter).
+pub trait WallClock {
+    /// Seconds since the shift started.
+    fn elapsed_s(&self) -> f64;
+    /// Waits `secs` seconds of wall time.
+    fn sleep_s(&self, secs: f64);
+}
+
+/// Where a shift stands, reported every 10 simulated seconds (from 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Whole simulated seconds done.
+    pub sim_s: u64,
+    pub tonnes: f64,
+    /// Simulated over wall time so far.
+    pub real_time_factor: f64,
+}
+
+/// Runs a shift of `args.duration` on `site` through the Bevy schedule and builds its
+/// report. With a remote dispatcher ([`NetworkChoice::remote_dispatcher`]) simulated time is
+/// kept to the wall clock.
+pub fn run_shift(
+    site: Arc<Site>,
+    args: &RunArgs,
+    clock: &dyn WallClock,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, SimError> {
+    let mut app = make_app(SimWorld::new(site, args.config())?);
+    let end = SimTime(args.duration.micros());
+    let paced = args.network.remote_dispatcher();
+    let mut next_update = 0u64;
+    while world(&app).now < end {
+        step(&mut app);
+        let w = world(&app);
+        if paced {
+            // real mode: simulated time keeps to the wall clock
+            let ahead = w.now.as_secs_f64() - clock.elapsed_s();
+            if ahead > 0.0 {
+                clock.sleep_s(ahead);
+            }
+        }
+        let secs = w.now.micros() / 1_000_000;
+        if secs >= next_update {
+            next_update = secs + 10;
+            let wall = clock.elapsed_s().max(1e-9);
+            progress(Progress {
+                sim_s: secs,
+                tonnes: w.metrics.tonnes,
+                real_time_factor: w.now.as_secs_f64() / wall,
+            });
+        }
+    }
+    Ok(Report::build(world(&app), clock.elapsed_s()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A wall clock that advances by a fixed amount every time it is read.
+    struct Ticking {
+        now: Cell<f64>,
+        slept: Cell<f64>,
+    }
+
+    impl WallClock for Ticking {
+        fn elapsed_s(&self) -> f64 {
+            self.now.set(self.now.get() + 0.001);
+            self.now.get()
+        }
+        fn sleep_s(&self, secs: f64) {
+            self.slept.set(self.slept.get() + secs);
+            self.now.set(self.now.get() + secs);
+        }
+    }
+
+    fn site() -> Arc<Site> {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/sites/default.toml");
+        Arc::new(site::file::load(&path).expect("default site loads"))
+    }
+
+    #[test]
+    fn a_shift_reports_progress_every_ten_seconds_and_builds_its_report() {
+        let args = RunArgs {
+            trucks: 2,
+            seed: 3,
+            duration: SimDuration::from_secs(21),
+            network: NetworkChoice::InMemory,
+            auto_rearm_after: Some(SimDuration::from_secs(30)),
+        };
+        let clock = Ticking {
+            now: Cell::new(0.0),
+            slept: Cell::new(0.0),
+        };
+        let mut seen = Vec::new();
+        let r = run_shift(site(), &args, &clock, &mut |p| seen.push(p.sim_s)).expect("runs");
+        assert_eq!(seen, [0, 10, 20]);
+        assert_eq!(r.trucks, 2);
+        assert_eq!(r.seed, 3);
+        assert!((r.sim_seconds - 21.0).abs() < 0.03, "{}", r.sim_seconds);
+        assert!(r.wall_seconds > 0.0);
+        assert_eq!(clock.slept.get(), 0.0, "only a remote dispatcher is paced");
+    }
+
+    #[test]
+    fn a_shift_that_cannot_start_says_why() {
+        let args = RunArgs {
+            trucks: 5000,
+            seed: 1,
+            duration: SimDuration::from_secs(1),
+            network: NetworkChoice::InMemory,
+            auto_rearm_after: None,
+        };
+        let clock = Ticking {
+            now: Cell::new(0.0),
+            slept: Cell::new(0.0),
+        };
+        let e = run_shift(site(), &args, &clock, &mut |_| {}).expect_err("too many");
+        assert!(matches!(e, SimError::TooManyTrucks { .. }), "{e}");
+    }
+}

@@ -1,0 +1,114 @@
+//! The independent safety monitor: what really happened on the ground, measured from the
+//! physics, never from what the trucks or the dispatcher believe. Closest body-to-body
+//! distance, truck–truck contacts, and a permission monitor comparing every truck's true
+//! position with the road it was granted.
+
+use crate::physics::{BodyState, Physics};
+use crate::truck::TruckSim;
+use fleet::Dispatcher;
+use site::RoadNetwork;
+
+/// Pairs of trucks further apart than this (centre to centre, m) are not measured.
+const NEAR_M: f64 = 40.0;
+/// How far past its grant a truck's centre may be before it counts as a violation, m.
+const GRANT_TOLERANCE_M: f64 = 0.3;
+
+/// Whole-run safety figures, and the state the monitor keeps between steps.
+#[derive(Clone, Debug)]
+pub struct SafetyMonitor {
+    /// Truck–truck contacts begun (a pair touching over several steps counts once).
+    pub collisions: u64,
+    /// Closest body-to-body distance seen, m (infinite before any pair came within 40 m).
+    pub min_separation_m: f64,
+    touching: Vec<(usize, usize)>,
+    /// Per truck: past its grant at the last check.
+    in_violation: Vec<bool>,
+}
+
+impl SafetyMonitor {
+    pub fn new(trucks: usize) -> SafetyMonitor {
+        SafetyMonitor {
+            collisions: 0,
+            min_separation_m: f64::INFINITY,
+            touching: Vec::new(),
+            in_violation: vec![false; trucks],
+        }
+    }
+
+    /// Closest body-to-body distance (parry `distance` on the boxes) over the pairs within
+    /// 40 m; `states[i]` is truck `i`'s body.
+    pub fn separation(&mut self, physics: &Physics, states: &[BodyState]) {
+        let mut order: Vec<usize> = (0..states.len()).collect();
+        order.sort_by(|&a, &b| states[a].pos[0].total_cmp(&states[b].pos[0]));
+        for (k, &a) in order.iter().enumerate() {
+            for &b in &order[k + 1..] {
+                if states[b].pos[0] - states[a].pos[0] > NEAR_M {
+                    break;
+                }
+                let (pa, pb) = (states[a].pos, states[b].pos);
+                if (pa[0] - pb[0]).hypot(pa[1] - pb[1]) < NEAR_M {
+                    let d = physics.body_distance(a, b);
+                    if d < self.min_separation_m {
+                        self.min_separation_m = d;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Truck–truck contacts: every pair that starts touching is one collision.
+    pub fn contacts(&mut self, physics: &Physics) {
+        let touching = physics.truck_contacts();
+        for pair in &touching {
+            if !self.touching.contains(pair) {
+                self.collisions += 1;
+            }
+        }
+        self.touching = touching;
+    }
+
+    /// The permission monitor: each truck's true position against what the dispatcher
+    /// granted it (with a remote dispatcher: against the last grant the truck received).
+    /// Every entry into a violation adds one to the truck's `metrics.violations`.
+    pub fn permissions(
+        &mut self,
+        trucks: &mut [TruckSim],
+        states: &[BodyState],
+        dispatcher: &Dispatcher,
+        remote_dispatcher: bool,
+        roads: &RoadNetwork,
+    ) {
+        let views = dispatcher.trucks();
+        self.in_violation.resize(trucks.len(), false);
+        for (i, t) in trucks.iter_mut().enumerate() {
+            let (route, granted) = if remote_dispatcher {
+                let (Some(route), Some(g)) = (t.brain.route(), t.brain.permission()) else {
+                    continue;
+                };
+                if g.route != route.route.id {
+                    continue;
+                }
+                (route, g.until_m)
+            } else {
+                let Some(v) = views.get(&t.id) else { continue };
+                let Some(route) = &v.route else { continue };
+                if t.brain.route_id() != Some(route.route.id) {
+                    continue;
+                }
+                (route, v.granted)
+            };
+            let p = states[i].pos;
+            let (d, _) = route.project(
+                [p[0], p[1]],
+                t.brain.progress() - 20.0,
+                t.brain.progress() + 20.0,
+                roads,
+            );
+            let over = d > granted + GRANT_TOLERANCE_M;
+            if over && !self.in_violation[i] {
+                t.metrics.violations += 1;
+            }
+            self.in_violation[i] = over;
+        }
+    }
+}
