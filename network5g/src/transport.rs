@@ -115,6 +115,8 @@ pub struct LinkStats {
     pub up_bytes: u64,
     pub down_bytes: u64,
     pub undecodable: u64,
+    /// Messages that could not be encoded and so were never sent.
+    pub unencodable: u64,
 }
 
 /// Fixed-latency, lossless delivery through the wire encoding.
@@ -155,13 +157,19 @@ fn drain<T: serde::de::DeserializeOwned>(
 
 impl Transport for InMemoryTransport {
     fn send_up(&mut self, now: SimTime, msg: &UpMsg) {
-        let bytes = encode(msg);
+        let Ok(bytes) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.up_msgs += 1;
         self.stats.up_bytes += bytes.len() as u64;
         self.up.push_back((now + self.latency, bytes));
     }
     fn send_down(&mut self, now: SimTime, msg: &DownMsg) {
-        let bytes = encode(msg);
+        let Ok(bytes) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.down_msgs += 1;
         self.stats.down_bytes += bytes.len() as u64;
         self.down.push_back((now + self.latency, bytes));

@@ -167,7 +167,9 @@ fn garbage_and_replays_are_counted_and_dropped() {
         sent: now,
         body: DispatchMsg::Heartbeat,
     };
-    let sealed = t.seal_down(0, &hb, now.0, now.0 + 1_000_000);
+    let sealed = t
+        .seal_down(0, &hb, now.0, now.0 + 1_000_000)
+        .expect("known truck");
     assert!(t.inject_down_datagram(now, 0, sealed.clone()));
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(30), 0, sealed.clone()));
     // altered
@@ -176,14 +178,16 @@ fn garbage_and_replays_are_counted_and_dropped() {
     bad[n - 1] ^= 0x80;
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(40), 0, bad));
     // expired
-    let old = t.seal_down(0, &hb, 0, 1_000);
+    let old = t.seal_down(0, &hb, 0, 1_000).expect("known truck");
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(50), 0, old));
     // misaddressed: truck 1's frame sent to truck 0
     let hb1 = DownMsg {
         truck: TruckId(1),
         ..hb.clone()
     };
-    let other = t.seal_down(1, &hb1, now.0, now.0 + 1_000_000);
+    let other = t
+        .seal_down(1, &hb1, now.0, now.0 + 1_000_000)
+        .expect("known truck");
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(60), 0, other));
     let r = t.recv_down(SimTime(2_500_000));
     assert_eq!(

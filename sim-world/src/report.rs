@@ -36,6 +36,8 @@ pub struct LinkReport {
     pub up_bytes: u64,
     pub down_bytes: u64,
     pub undecodable: u64,
+    /// Messages that could not be encoded and were never sent.
+    pub unencodable: u64,
 }
 
 /// Network figures of a run over a transport that measures them (simulated QUIC).
@@ -207,6 +209,7 @@ impl Report {
                 up_bytes: link.up_bytes,
                 down_bytes: link.down_bytes,
                 undecodable: link.undecodable,
+                unencodable: link.unencodable,
             },
             network: w.transport.kpis().map(|kpis| NetworkReport {
                 kpis,

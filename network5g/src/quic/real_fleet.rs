@@ -57,6 +57,8 @@ type SharedChannel = Arc<Mutex<Radio>>;
 
 enum Event {
     Down(DownMsg),
+    /// A message of the truck's could not be encoded and was not sent.
+    Unencodable,
     Link {
         truck: u32,
         up: bool,
@@ -183,8 +185,12 @@ async fn truck_task(task: TruckTask, mut up: mpsc::UnboundedReceiver<UpMsg>) {
             tokio::select! {
                 m = up.recv() => {
                     let Some(m) = m else { return };
-                    if let Err(e) = link.send(&m).await {
-                        break e.to_string();
+                    match link.send(&m).await {
+                        Ok(()) => {}
+                        Err(RealError::Encode(_)) => {
+                            let _ = events.send(Event::Unencodable);
+                        }
+                        Err(e) => break e.to_string(),
                     }
                 }
                 m = link.recv() => {
@@ -356,6 +362,7 @@ impl RealFleet {
                     }
                     out.push(m);
                 }
+                Event::Unencodable => self.stats.unencodable += 1,
                 Event::Link { truck, up, reason } => {
                     if let Some(c) = self.connected.get_mut(truck as usize) {
                         if *c == up {

@@ -482,20 +482,28 @@ impl<C: Channel> SimQuicTransport<C> {
         ok
     }
 
-    /// A sealed down frame as the dispatcher would produce it (for replay and tamper tests).
-    pub fn seal_down(&mut self, truck: usize, msg: &DownMsg, issued: u64, expires: u64) -> Vec<u8> {
-        let Some(d) = self.at_disp.get_mut(truck) else {
-            return Vec::new();
-        };
+    /// A sealed down frame as the dispatcher would produce it (for replay and tamper tests);
+    /// `None` for an unknown truck or a message that cannot be encoded.
+    pub fn seal_down(
+        &mut self,
+        truck: usize,
+        msg: &DownMsg,
+        issued: u64,
+        expires: u64,
+    ) -> Option<Vec<u8>> {
+        let d = self.at_disp.get_mut(truck)?;
+        let payload = encode(msg).ok()?;
         d.down_seq += 1;
-        d.key.seal(
-            Way::Down,
-            truck as u32,
-            d.down_seq,
-            issued,
-            expires,
-            encode(msg),
-        )
+        d.key
+            .seal(
+                Way::Down,
+                truck as u32,
+                d.down_seq,
+                issued,
+                expires,
+                payload,
+            )
+            .ok()
     }
 
     fn schedule(&mut self, t: u64, node: Node) {
@@ -1018,22 +1026,30 @@ impl<C: Channel> SimQuicTransport<C> {
         let Some(tn) = self.trucks.get_mut(i) else {
             return;
         };
-        tn.up_seq += 1;
         let stream = is_stream_msg_up(&msg.body);
         let ttl = if stream {
             self.cfg.command_ttl_us
         } else {
             self.cfg.datagram_ttl_us
         };
-        let payload = encode(msg);
+        let Ok(payload) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        let bytes = payload.len() as u64;
+        tn.up_seq += 1;
+        let Ok(sealed) = tn
+            .key
+            .seal(Way::Up, i as u32, tn.up_seq, now, now + ttl, payload)
+        else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.up_msgs += 1;
-        self.stats.up_bytes += payload.len() as u64;
+        self.stats.up_bytes += bytes;
         if let TruckMsg::Telemetry(_) = msg.body {
             self.kpi.telemetry_sent += 1;
         }
-        let sealed = tn
-            .key
-            .seal(Way::Up, i as u32, tn.up_seq, now, now + ttl, payload);
         let live = tn.conn.as_mut().filter(|c| c.connected && !c.lost);
         match (stream, live) {
             (true, Some(c)) => match c.tx {
@@ -1054,34 +1070,50 @@ impl<C: Channel> SimQuicTransport<C> {
         let Some(d) = self.at_disp.get_mut(i) else {
             return;
         };
-        let payload = encode(msg);
-        self.stats.down_msgs += 1;
-        self.stats.down_bytes += payload.len() as u64;
+        let Ok(payload) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        let bytes = payload.len() as u64;
         let conn = d.conn;
         let seal = |d: &mut TruckAtDispatcher, ttl: u64| {
             d.down_seq += 1;
-            d.key.seal(
-                Way::Down,
-                i as u32,
-                d.down_seq,
-                now,
-                now + ttl,
-                payload.clone(),
-            )
+            d.key
+                .seal(
+                    Way::Down,
+                    i as u32,
+                    d.down_seq,
+                    now,
+                    now + ttl,
+                    payload.clone(),
+                )
+                .ok()
         };
+        let sealed: Option<Vec<Vec<u8>>> = match &msg.body {
+            DispatchMsg::Heartbeat => seal(d, self.cfg.datagram_ttl_us).map(|f| vec![f]),
+            DispatchMsg::EStop(_) => std::iter::once(self.cfg.command_ttl_us)
+                .chain((0..self.cfg.estop_repeats).map(|_| self.cfg.datagram_ttl_us))
+                .map(|ttl| seal(d, ttl))
+                .collect(),
+            _ => seal(d, self.cfg.command_ttl_us).map(|f| vec![f]),
+        };
+        let Some(mut sealed) = sealed else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        self.stats.down_msgs += 1;
+        self.stats.down_bytes += bytes;
         match &msg.body {
             DispatchMsg::Heartbeat => {
                 self.kpi.heartbeats_down_sent += 1;
-                let sealed = seal(d, self.cfg.datagram_ttl_us);
+                let sealed = sealed.remove(0);
                 if let Some(c) = conn.and_then(|h| self.sconns.get_mut(&h)) {
                     let _ = c.c.conn.datagrams().send(Bytes::from(sealed), true);
                 }
             }
             DispatchMsg::EStop(_) => {
-                let on_stream = seal(d, self.cfg.command_ttl_us);
-                let copies: Vec<Vec<u8>> = (0..self.cfg.estop_repeats)
-                    .map(|_| seal(d, self.cfg.datagram_ttl_us))
-                    .collect();
+                let copies = sealed.split_off(1);
+                let on_stream = sealed.remove(0);
                 if let Some(c) = conn.and_then(|h| self.sconns.get_mut(&h)) {
                     if let Some(id) = c.c.conn.streams().open(Dir::Uni) {
                         let _ = c.c.conn.send_stream(id).set_priority(100);
@@ -1099,7 +1131,7 @@ impl<C: Channel> SimQuicTransport<C> {
             }
             _ => {
                 self.kpi.commands_sent += 1;
-                let sealed = seal(d, self.cfg.command_ttl_us);
+                let sealed = sealed.remove(0);
                 match conn.and_then(|h| self.sconns.get_mut(&h)) {
                     Some(c) if c.c.tx.is_some() => {
                         if let Some(id) = c.c.tx {
