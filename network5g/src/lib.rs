@@ -96,28 +96,20 @@
 //! assert_eq!(m.serving_cell.map(|c| c.0), Some(0));
 //! ```
 
-pub mod config;
-pub mod coverage;
-pub mod link;
-pub mod network;
-pub mod pathloss;
-pub mod phy;
 pub mod quic;
-pub mod shadowing;
-pub mod sim;
-pub mod terrain;
+pub mod radio;
 pub mod transport;
 
-pub use config::{
+pub use radio::config::{
     CarrierConfig, CellSiteConfig, ConfigError, InterferenceConfig, LinkConfig, MobilityConfig,
     NlosModel, PropagationConfig, RadioConfig, UeConfig,
 };
-pub use coverage::{ColourScale, CoverageArea, CoverageImageError, CoverageMap};
-pub use link::{
+pub use radio::coverage::{ColourScale, CoverageArea, CoverageImageError, CoverageMap};
+pub use radio::link::{
     Delivery, LinkEvent, LinkEventKind, LinkMetrics, LinkState, LossReason, UeId, UeLink,
 };
-pub use network::{CellId, CellMeasurement, CellNetwork};
-pub use pathloss::{knife_edge_loss_db, RmaParams};
-pub use phy::Direction;
-pub use sim::RadioSim;
-pub use terrain::{FlatTerrain, Point3, TerrainProfile};
+pub use radio::network::{CellId, CellMeasurement, CellNetwork};
+pub use radio::pathloss::{knife_edge_loss_db, RmaParams};
+pub use radio::phy::Direction;
+pub use radio::sim::RadioSim;
+pub use radio::terrain::{FlatTerrain, Point3, TerrainProfile};

@@ -9,7 +9,7 @@ pub mod real_fleet;
 pub mod safety;
 pub mod sim;
 
-pub use channel::{site_radio_config, Channel, FixedChannel, RadioChannel, SiteTerrain};
+pub use channel::{Channel, FixedChannel, RadioChannel};
 pub use pki::{SitePki, ALPN, DISPATCHER_NAME};
 pub use safety::{Reject, SafetyCounters, Sealed, TruckKey, Verifier, Way};
 pub use sim::{frame, split_frames, SimQuicConfig, SimQuicTransport, MAX_FRAME};

@@ -92,7 +92,7 @@ pub fn server_endpoint(pki: &SitePki, addr: SocketAddr) -> Result<quinn::Endpoin
 pub fn master_key(seed: u64) -> [u8; 32] {
     let mut m = [0u8; 32];
     for (k, c) in m.chunks_mut(8).enumerate() {
-        let v = crate::shadowing::derive_seed(seed, 0x5AFE, k as u64);
+        let v = crate::radio::shadowing::derive_seed(seed, 0x5AFE, k as u64);
         c.copy_from_slice(&v.to_le_bytes());
     }
     m

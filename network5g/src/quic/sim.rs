@@ -299,7 +299,7 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 
 fn seed_bytes(seed: u64, stream: u64, index: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
-    let d = crate::shadowing::derive_seed(seed, 0x51C0_0000 + stream, index);
+    let d = crate::radio::shadowing::derive_seed(seed, 0x51C0_0000 + stream, index);
     for (k, chunk) in out.chunks_mut(8).enumerate() {
         let v = d
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
