@@ -7,9 +7,9 @@
 //! * [`TruckLink`]: one truck's connection — sends messages (streams or datagrams by class)
 //!   and receives checked dispatcher messages.
 
+use super::framing::{frame, split_frames};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
 use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
-use super::sim::{frame, split_frames};
 use bytes::Bytes;
 use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
 use site::TruckId;

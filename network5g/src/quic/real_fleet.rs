@@ -14,10 +14,10 @@
 //! events reach the report. The dispatcher side is [`super::real::serve_routed`].
 
 use super::channel::Channel;
+use super::kpi::set_command_latency;
 use super::pki::SitePki;
 use super::real::{RealError, TruckLink};
 use super::safety::SafetyCounters;
-use super::sim::set_command_latency;
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport};
 use site::protocol::{DispatchMsg, DownMsg, UpMsg};
 use site::SimTime;
