@@ -8,8 +8,9 @@ use crate::radio::phy::Direction;
 use crate::radio::sim::RadioSim;
 use crate::radio::site::{site_radio, SiteTerrain};
 use crate::radio::terrain::TerrainProfile;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use site::seed::Stream;
 use site::Site;
 use std::sync::Arc;
 
@@ -40,7 +41,7 @@ impl FixedChannel {
         FixedChannel {
             one_way_us,
             loss,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0xF1ED_0000_0000_0003),
+            rng: site::seed::rng(seed, Stream::FixedChannel, 0),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use super::framing::{frame, split_frames};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
+pub use super::safety::master_key;
 use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
 use bytes::Bytes;
 use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
@@ -86,16 +87,6 @@ pub fn server_endpoint(pki: &SitePki, addr: SocketAddr) -> Result<quinn::Endpoin
     let mut sc = quinn::ServerConfig::with_crypto(pki.quic_server()?);
     sc.transport_config(transport());
     Ok(quinn::Endpoint::server(sc, loopback(addr)?)?)
-}
-
-/// The site master key of the safety layer derived from the PKI seed.
-pub fn master_key(seed: u64) -> [u8; 32] {
-    let mut m = [0u8; 32];
-    for (k, c) in m.chunks_mut(8).enumerate() {
-        let v = crate::radio::shadowing::derive_seed(seed, 0x5AFE, k as u64);
-        c.copy_from_slice(&v.to_le_bytes());
-    }
-    m
 }
 
 /// What the dispatcher side counted.

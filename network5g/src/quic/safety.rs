@@ -113,6 +113,19 @@ impl TruckKey {
     }
 }
 
+/// The site master key of the safety layer for the run or PKI seed `seed`: four words of
+/// [`Stream::SafetyKey`](site::seed::Stream::SafetyKey). Simulated QUIC derives it from the
+/// run seed; in real mode the dispatcher and the trucks' process both derive it from
+/// `--pki-seed`, so they hold the same key.
+pub fn master_key(seed: u64) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    for (k, c) in m.chunks_exact_mut(8).enumerate() {
+        let v = site::seed::derive(seed, site::seed::Stream::SafetyKey, k as u64);
+        c.copy_from_slice(&v.to_le_bytes());
+    }
+    m
+}
+
 /// Why a frame was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reject {

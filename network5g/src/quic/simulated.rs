@@ -24,7 +24,7 @@ use super::conn::{endpoint, to_us, Conn};
 use super::framing::frame;
 use super::kpi::{set_command_latency, trace};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
-use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
+use super::safety::{master_key, Reject, SafetyCounters, TruckKey, Verifier, Way};
 use super::sched::{Due, Node, Packet, Scheduler};
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport, TruckLinkReport};
 use bytes::{Bytes, BytesMut};
@@ -33,6 +33,7 @@ use quinn_proto::{
     ValidationTokenConfig, VarInt,
 };
 use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
+use site::seed::{bytes32, Stream};
 use site::{SimTime, TruckId};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -156,17 +157,18 @@ fn truck_addr(i: usize) -> SocketAddr {
     )
 }
 
-fn seed_bytes(seed: u64, stream: u64, index: u64) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let d = crate::radio::shadowing::derive_seed(seed, 0x51C0_0000 + stream, index);
-    for (k, chunk) in out.chunks_mut(8).enumerate() {
-        let v = d
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(k as u64)
-            .rotate_left(17 * k as u32);
-        chunk.copy_from_slice(&v.to_le_bytes());
+/// The RNG seed of truck `truck`'s endpoint for its `generation`-th connection (1 the
+/// first, [`Stream::QuicEndpoint`]; each reconnect after it, [`Stream::QuicReconnect`]).
+fn truck_endpoint_seed(seed: u64, truck: usize, generation: u64) -> [u8; 32] {
+    if generation <= 1 {
+        bytes32(seed, Stream::QuicEndpoint, 1 + truck as u64)
+    } else {
+        bytes32(
+            seed,
+            Stream::QuicReconnect,
+            (generation - 1) << 32 | truck as u64,
+        )
     }
-    out
 }
 
 fn is_stream_msg_up(m: &TruckMsg) -> bool {
@@ -189,8 +191,11 @@ impl<C: Channel> SimQuicTransport<C> {
         let mut vt = ValidationTokenConfig::default();
         vt.sent(0);
         sc.validation_token_config(vt);
-        let server = endpoint(seed_bytes(cfg.seed, 0, 0), Some(Arc::new(sc)));
-        let master = seed_bytes(cfg.seed, 9, 0);
+        let server = endpoint(
+            bytes32(cfg.seed, Stream::QuicEndpoint, 0),
+            Some(Arc::new(sc)),
+        );
+        let master = master_key(cfg.seed);
         let mut nodes = Vec::with_capacity(trucks);
         let mut at_disp = Vec::with_capacity(trucks);
         let mut addr_to_truck = BTreeMap::new();
@@ -201,7 +206,7 @@ impl<C: Channel> SimQuicTransport<C> {
             let addr = truck_addr(i);
             addr_to_truck.insert(addr, i);
             nodes.push(TruckNode {
-                endpoint: endpoint(seed_bytes(cfg.seed, 1, i as u64), None),
+                endpoint: endpoint(truck_endpoint_seed(cfg.seed, i, 1), None),
                 generation: 0,
                 conn: None,
                 connect_started: 0,
@@ -486,7 +491,7 @@ impl<C: Channel> SimQuicTransport<C> {
         // (Re)connect when due.
         if tn.conn.is_none() && t >= tn.next_connect {
             tn.generation += 1;
-            tn.endpoint = endpoint(seed_bytes(self.cfg.seed, 2 + tn.generation, i as u64), None);
+            tn.endpoint = endpoint(truck_endpoint_seed(self.cfg.seed, i, tn.generation), None);
             let mut cc = match self.pki.quic_client(i) {
                 Ok(c) => ClientConfig::new(c),
                 Err(_) => return,
