@@ -7,7 +7,9 @@ mod conn;
 pub mod framing;
 mod kpi;
 pub mod pki;
+#[cfg(feature = "real")]
 pub mod real;
+#[cfg(feature = "real")]
 pub mod real_fleet;
 pub mod safety;
 mod sched;
