@@ -4,6 +4,7 @@
 //! implementation a run uses); [`InMemoryTransport`] delivers every
 //! message after a fixed latency, through the real wire encoding, in send order.
 
+use crate::quic::safety::SafetyLayer;
 use site::protocol::{decode, encode, DownMsg, UpMsg};
 use site::{SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -39,10 +40,9 @@ pub trait Transport {
     fn name(&self) -> &'static str {
         "in-memory"
     }
-    /// Scripts an outage of one truck's link (tests, scenarios); `false` when the transport
-    /// cannot model one.
-    fn script_outage(&mut self, _truck: u32, _from: SimTime, _until: SimTime) -> bool {
-        false
+    /// The transport's safety layer, for its counters (`None` when frames are not sealed).
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        None
     }
 }
 
@@ -97,10 +97,6 @@ pub struct NetKpis {
     pub radio_link_failures: u64,
     pub link_downs: u64,
     pub link_ups: u64,
-    /// Frames the dispatcher's safety layer refused, by reason.
-    pub safety_at_dispatcher: crate::quic::safety::SafetyCounters,
-    /// Frames the trucks' safety layers refused, by reason.
-    pub safety_at_trucks: crate::quic::safety::SafetyCounters,
     /// Garbage stream bytes or datagrams dropped (undecodable frames), both ends.
     pub garbage_dropped: u64,
     /// Hash of the transport's event trace (deliveries, link events), for determinism checks.

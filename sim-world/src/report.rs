@@ -44,6 +44,9 @@ pub struct LinkReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct NetworkReport {
     pub kpis: network5g::transport::NetKpis,
+    /// What the safety layer refused at each end (`safety_at_dispatcher`, `safety_at_trucks`).
+    #[serde(flatten)]
+    pub safety: network5g::quic::safety::SafetyReport,
     pub per_truck: Vec<network5g::transport::TruckLinkReport>,
 }
 
@@ -213,6 +216,11 @@ impl Report {
             },
             network: w.transport.kpis().map(|kpis| NetworkReport {
                 kpis,
+                safety: w
+                    .transport
+                    .safety_layer()
+                    .map(|s| s.safety())
+                    .unwrap_or_default(),
                 per_truck: w.transport.link_report(),
             }),
             per_truck,
@@ -311,8 +319,8 @@ impl Report {
                 "safety rejects (dispatcher / trucks)",
                 format!(
                     "{} / {}",
-                    k.safety_at_dispatcher.rejected(),
-                    k.safety_at_trucks.rejected()
+                    n.safety.safety_at_dispatcher.rejected(),
+                    n.safety.safety_at_trucks.rejected()
                 ),
             ));
         }

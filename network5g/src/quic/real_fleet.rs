@@ -17,7 +17,7 @@ use super::channel::Channel;
 use super::kpi::set_command_latency;
 use super::pki::SitePki;
 use super::real::{RealError, TruckLink};
-use super::safety::SafetyCounters;
+use super::safety::{SafetyCounters, SafetyLayer, SafetyReport};
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport};
 use site::protocol::{DispatchMsg, DownMsg, UpMsg};
 use site::SimTime;
@@ -444,18 +444,32 @@ impl Transport for RealFleet {
     fn kpis(&self) -> Option<NetKpis> {
         let mut k = self.kpi.clone();
         set_command_latency(&mut k, &self.latencies_us);
-        for s in &self.safety {
-            if let Ok(s) = s.lock() {
-                k.safety_at_trucks.add(&s);
-            }
-        }
         Some(k)
+    }
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        Some(self)
     }
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
         std::mem::take(&mut self.link_events)
     }
     fn name(&self) -> &'static str {
         "real QUIC (quinn over loopback UDP)"
+    }
+}
+
+/// The trucks' safety layers (the dispatcher's is in its own process: zero here).
+impl SafetyLayer for RealFleet {
+    fn safety(&self) -> SafetyReport {
+        let mut at_trucks = SafetyCounters::default();
+        for s in &self.safety {
+            if let Ok(s) = s.lock() {
+                at_trucks.add(&s);
+            }
+        }
+        SafetyReport {
+            safety_at_dispatcher: SafetyCounters::default(),
+            safety_at_trucks: at_trucks,
+        }
     }
 }
 

@@ -171,6 +171,23 @@ impl SafetyCounters {
     }
 }
 
+/// What a transport's safety layer refused at each end (field names as in the run report).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SafetyReport {
+    /// Frames the dispatcher's safety layer refused, by reason.
+    pub safety_at_dispatcher: SafetyCounters,
+    /// Frames the trucks' safety layers refused, by reason, summed.
+    pub safety_at_trucks: SafetyCounters,
+}
+
+/// A transport whose frames pass the safety layer (simulated QUIC, real mode). A run holding
+/// a `dyn Transport` reaches it through
+/// [`Transport::safety_layer`](crate::transport::Transport::safety_layer).
+pub trait SafetyLayer {
+    /// The counters so far.
+    fn safety(&self) -> SafetyReport;
+}
+
 /// Width of the replay window.
 const WINDOW: u64 = 256;
 

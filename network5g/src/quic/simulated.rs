@@ -24,7 +24,9 @@ use super::conn::{endpoint, to_us, Conn};
 use super::framing::frame;
 use super::kpi::{set_command_latency, trace};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
-use super::safety::{master_key, Reject, SafetyCounters, TruckKey, Verifier, Way};
+use super::safety::{
+    master_key, Reject, SafetyCounters, SafetyLayer, SafetyReport, TruckKey, Verifier, Way,
+};
 use super::sched::{Due, Node, Packet, Scheduler};
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport, TruckLinkReport};
 use bytes::{Bytes, BytesMut};
@@ -865,16 +867,25 @@ impl<C: Channel> SimQuicTransport<C> {
 
     /// Safety counters at the trucks, summed.
     pub fn truck_safety(&self) -> SafetyCounters {
-        let mut s = SafetyCounters::default();
-        for t in &self.trucks {
-            s.add(&t.safety);
-        }
-        s
+        self.safety().safety_at_trucks
     }
 
     /// Safety counters at the dispatcher.
     pub fn dispatcher_safety(&self) -> SafetyCounters {
         self.safety_disp
+    }
+}
+
+impl<C> SafetyLayer for SimQuicTransport<C> {
+    fn safety(&self) -> SafetyReport {
+        let mut at_trucks = SafetyCounters::default();
+        for t in &self.trucks {
+            at_trucks.add(&t.safety);
+        }
+        SafetyReport {
+            safety_at_dispatcher: self.safety_disp,
+            safety_at_trucks: at_trucks,
+        }
     }
 }
 
@@ -964,8 +975,6 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
                 k.radio_link_failures += u64::from(m.radio_link_failures);
             }
         }
-        k.safety_at_dispatcher = self.safety_disp;
-        k.safety_at_trucks = self.truck_safety();
         Some(k)
     }
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
@@ -974,8 +983,7 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
     fn name(&self) -> &'static str {
         "quic-sim"
     }
-    fn script_outage(&mut self, truck: u32, from: SimTime, until: SimTime) -> bool {
-        self.add_outage(truck as usize, from, until);
-        true
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        Some(self)
     }
 }
