@@ -1,30 +1,40 @@
 //! Private-5G radio link model between haul trucks and the dispatcher.
 //!
-//! This crate holds the **radio channel model**, the [`transport::Transport`] seam with its
-//! in-memory implementation, and QUIC ([`quic`]): `quinn-proto` connections driven in
-//! simulated time over the radio model ([`quic::SimQuicTransport`]), the site PKI, the
-//! safety layer over the black channel, and real mode (`quinn` over loopback UDP).
+//! This crate holds the **radio channel model** ([`radio`]), the [`transport::Transport`]
+//! seam with its in-memory implementation, and QUIC ([`quic`]): `quinn-proto` connections
+//! driven in simulated time over the radio model ([`quic::SimQuicTransport`]), the site PKI,
+//! the safety layer over the black channel, and — with the default feature `real` — real
+//! mode (`quic::real`, `quic::real_fleet`: `quinn` on tokio over loopback UDP).
 //!
 //! # Design
 //!
 //! Sans-IO and deterministic: plain data and functions; simulated time is an integer number
 //! of microseconds (`u64`); no wall clock; every random draw comes from a seeded generator
-//! owned by what draws (per-cell shadowing fields, per-UE HARQ generator), each derived from
-//! one simulation seed with [`shadowing::derive_seed`]. The same configuration, terrain, seed
-//! and call sequence give bit-identical results.
+//! owned by what draws (per-cell shadowing fields, per-UE HARQ generator, QUIC endpoints,
+//! the PKI), each derived from one simulation seed with the workspace's seed scheme
+//! [`site::seed`] and a named stream. The same configuration, terrain, seed and call sequence
+//! give bit-identical results. Without the `real` feature the crate has no I/O dependency
+//! (no tokio, no quinn; `quinn-proto` is sans-IO).
 //!
-//! * [`config`]: [`RadioConfig`] (serde, every field defaulted) — cells, carrier, UE,
-//!   propagation, interference, mobility, link layer.
-//! * [`terrain`]: the [`TerrainProfile`] trait the model reads heights through, and the
-//!   line-of-sight ray test.
-//! * [`pathloss`]: TR 38.901 RMa LOS/NLOS, ITU-R P.526 knife edge, antenna pattern.
-//! * [`shadowing`]: spatially correlated log-normal shadowing (one field per cell).
-//! * [`network`]: [`CellNetwork`] — per-link measurements, SINR, cell rate.
-//! * [`phy`]: noise, SINR → spectral efficiency, TDD slot timing, HARQ BLER.
-//! * [`link`]: per-UE state machine [`UeLink`] (attach, handover, RLF, re-establishment)
-//!   and per-packet [`Delivery`].
-//! * [`sim`]: [`RadioSim`] — all UEs with cell capacity shared among attached UEs.
-//! * [`coverage`]: best-server SINR map and its PNG rendering.
+//! * [`radio`]: the radio model.
+//!   * [`radio::config`]: [`RadioConfig`] (serde, every field defaulted) — cells, carrier,
+//!     UE, propagation, interference, mobility, link layer.
+//!   * [`radio::terrain`]: the [`TerrainProfile`] trait the model reads heights through, and
+//!     the line-of-sight ray test.
+//!   * [`radio::pathloss`]: TR 38.901 RMa LOS/NLOS, ITU-R P.526 knife edge, antenna pattern.
+//!   * [`radio::shadowing`]: spatially correlated log-normal shadowing (one field per cell).
+//!   * [`radio::network`]: [`CellNetwork`] — per-link measurements, SINR, cell rate.
+//!   * [`radio::phy`]: noise, SINR → spectral efficiency, TDD slot timing, HARQ BLER.
+//!   * [`radio::link`]: per-UE state machine [`UeLink`] (attach, handover, RLF,
+//!     re-establishment) and per-packet [`Delivery`].
+//!   * [`radio::sim`]: [`RadioSim`] — all UEs with cell capacity shared among attached UEs.
+//!   * [`radio::coverage`]: best-server SINR map and its PNG rendering.
+//!   * [`radio::site`]: the radio of a `site::Site` (its heightfield and gNBs).
+//! * [`transport`]: the seam (only what every transport has) and [`transport::InMemoryTransport`].
+//! * [`quic`]: [`quic::channel`] (radio or fixed-delay channel), [`quic::framing`],
+//!   [`quic::pki`], [`quic::safety`], [`quic::simulated`] (over private modules for the
+//!   connection wrapper and its event pump, the discrete-event scheduler and KPI accounting),
+//!   real mode behind `real`.
 //!
 //! # Model and assumptions (defaults in brackets; all configurable)
 //!
@@ -96,28 +106,20 @@
 //! assert_eq!(m.serving_cell.map(|c| c.0), Some(0));
 //! ```
 
-pub mod config;
-pub mod coverage;
-pub mod link;
-pub mod network;
-pub mod pathloss;
-pub mod phy;
 pub mod quic;
-pub mod shadowing;
-pub mod sim;
-pub mod terrain;
+pub mod radio;
 pub mod transport;
 
-pub use config::{
+pub use radio::config::{
     CarrierConfig, CellSiteConfig, ConfigError, InterferenceConfig, LinkConfig, MobilityConfig,
     NlosModel, PropagationConfig, RadioConfig, UeConfig,
 };
-pub use coverage::{ColourScale, CoverageArea, CoverageImageError, CoverageMap};
-pub use link::{
+pub use radio::coverage::{ColourScale, CoverageArea, CoverageImageError, CoverageMap};
+pub use radio::link::{
     Delivery, LinkEvent, LinkEventKind, LinkMetrics, LinkState, LossReason, UeId, UeLink,
 };
-pub use network::{CellId, CellMeasurement, CellNetwork};
-pub use pathloss::{knife_edge_loss_db, RmaParams};
-pub use phy::Direction;
-pub use sim::RadioSim;
-pub use terrain::{FlatTerrain, Point3, TerrainProfile};
+pub use radio::network::{CellId, CellMeasurement, CellNetwork};
+pub use radio::pathloss::{knife_edge_loss_db, RmaParams};
+pub use radio::phy::Direction;
+pub use radio::sim::RadioSim;
+pub use radio::terrain::{FlatTerrain, Point3, TerrainProfile};

@@ -4,6 +4,7 @@
 //! implementation a run uses); [`InMemoryTransport`] delivers every
 //! message after a fixed latency, through the real wire encoding, in send order.
 
+use crate::quic::safety::SafetyLayer;
 use site::protocol::{decode, encode, DownMsg, UpMsg};
 use site::{SimDuration, SimTime};
 use std::collections::VecDeque;
@@ -39,10 +40,9 @@ pub trait Transport {
     fn name(&self) -> &'static str {
         "in-memory"
     }
-    /// Scripts an outage of one truck's link (tests, scenarios); `false` when the transport
-    /// cannot model one.
-    fn script_outage(&mut self, _truck: u32, _from: SimTime, _until: SimTime) -> bool {
-        false
+    /// The transport's safety layer, for its counters (`None` when frames are not sealed).
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        None
     }
 }
 
@@ -97,10 +97,6 @@ pub struct NetKpis {
     pub radio_link_failures: u64,
     pub link_downs: u64,
     pub link_ups: u64,
-    /// Frames the dispatcher's safety layer refused, by reason.
-    pub safety_at_dispatcher: crate::quic::safety::SafetyCounters,
-    /// Frames the trucks' safety layers refused, by reason.
-    pub safety_at_trucks: crate::quic::safety::SafetyCounters,
     /// Garbage stream bytes or datagrams dropped (undecodable frames), both ends.
     pub garbage_dropped: u64,
     /// Hash of the transport's event trace (deliveries, link events), for determinism checks.
@@ -115,6 +111,8 @@ pub struct LinkStats {
     pub up_bytes: u64,
     pub down_bytes: u64,
     pub undecodable: u64,
+    /// Messages that could not be encoded and so were never sent.
+    pub unencodable: u64,
 }
 
 /// Fixed-latency, lossless delivery through the wire encoding.
@@ -155,13 +153,19 @@ fn drain<T: serde::de::DeserializeOwned>(
 
 impl Transport for InMemoryTransport {
     fn send_up(&mut self, now: SimTime, msg: &UpMsg) {
-        let bytes = encode(msg);
+        let Ok(bytes) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.up_msgs += 1;
         self.stats.up_bytes += bytes.len() as u64;
         self.up.push_back((now + self.latency, bytes));
     }
     fn send_down(&mut self, now: SimTime, msg: &DownMsg) {
-        let bytes = encode(msg);
+        let Ok(bytes) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.down_msgs += 1;
         self.stats.down_bytes += bytes.len() as u64;
         self.down.push_back((now + self.latency, bytes));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::config_no_shadowing;
-use network5g::phy::residual_loss_probability;
+use network5g::radio::phy::residual_loss_probability;
 use network5g::{Delivery, Direction, FlatTerrain, LinkConfig, LossReason, RadioSim};
 
 #[test]

@@ -3,8 +3,8 @@
 
 mod common;
 
-use network5g::phy::{noise_power_dbm, spectral_efficiency, Direction, TddFrame};
-use network5g::shadowing::ShadowingField;
+use network5g::radio::phy::{noise_power_dbm, spectral_efficiency, Direction, TddFrame};
+use network5g::radio::shadowing::ShadowingField;
 use network5g::{knife_edge_loss_db, CarrierConfig, FlatTerrain, LinkConfig, Point3, RmaParams};
 
 #[test]

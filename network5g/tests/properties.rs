@@ -4,8 +4,8 @@
 mod common;
 
 use common::{config_with_cells, Ridge};
-use network5g::phy::{harq_bler, residual_loss_probability, Direction, TddFrame};
-use network5g::shadowing::ShadowingField;
+use network5g::radio::phy::{harq_bler, residual_loss_probability, Direction, TddFrame};
+use network5g::radio::shadowing::ShadowingField;
 use network5g::{
     knife_edge_loss_db, CarrierConfig, CellNetwork, Delivery, LinkConfig, Point3, RadioSim,
     RmaParams,
@@ -117,7 +117,7 @@ proptest! {
         prop_assert!(v.is_finite());
         prop_assert_eq!(v.to_bits(), b.value(x, y).to_bits());
         // Bounded by the sum of amplitudes √(2N).
-        prop_assert!(v.abs() <= (2.0 * network5g::shadowing::SHADOWING_COMPONENTS as f64).sqrt());
+        prop_assert!(v.abs() <= (2.0 * network5g::radio::shadowing::SHADOWING_COMPONENTS as f64).sqrt());
     }
 
     #[test]
@@ -143,7 +143,7 @@ proptest! {
         z_tx in 1.0f64..100.0,
         z_rx in 1.0f64..100.0,
     ) {
-        let r = network5g::terrain::ray_profile(
+        let r = network5g::radio::terrain::ray_profile(
             &network5g::FlatTerrain::default(),
             Point3::new(0.0, 0.0, z_tx),
             Point3::new(x, y, z_rx),

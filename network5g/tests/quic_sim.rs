@@ -1,6 +1,7 @@
 //! Simulated QUIC over a fixed-delay channel: handshakes, ordered reliable commands,
 //! datagram telemetry, the safety layer, garbage, determinism.
 
+use network5g::quic::safety::SafetyLayer;
 use network5g::quic::{FixedChannel, SimQuicConfig, SimQuicTransport};
 use network5g::transport::Transport;
 use site::protocol::{DispatchMsg, DownMsg, MissionState, Telemetry, TruckMsg, UpMsg};
@@ -130,8 +131,9 @@ fn commands_in_order_under_loss_and_telemetry_as_datagrams() {
         let rtt = l.rtt_ms.expect("rtt");
         assert!((19.0..60.0).contains(&rtt), "rtt {rtt}");
     }
-    assert_eq!(k.safety_at_trucks.rejected(), 0);
-    assert_eq!(k.safety_at_dispatcher.rejected(), 0);
+    let safety = t.safety();
+    assert_eq!(safety.safety_at_trucks.rejected(), 0);
+    assert_eq!(safety.safety_at_dispatcher.rejected(), 0);
     println!(
         "command latency p50 {:.1} ms p99 {:.1} ms",
         k.command_latency_p50_ms, k.command_latency_p99_ms
@@ -167,7 +169,9 @@ fn garbage_and_replays_are_counted_and_dropped() {
         sent: now,
         body: DispatchMsg::Heartbeat,
     };
-    let sealed = t.seal_down(0, &hb, now.0, now.0 + 1_000_000);
+    let sealed = t
+        .seal_down(0, &hb, now.0, now.0 + 1_000_000)
+        .expect("known truck");
     assert!(t.inject_down_datagram(now, 0, sealed.clone()));
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(30), 0, sealed.clone()));
     // altered
@@ -176,14 +180,16 @@ fn garbage_and_replays_are_counted_and_dropped() {
     bad[n - 1] ^= 0x80;
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(40), 0, bad));
     // expired
-    let old = t.seal_down(0, &hb, 0, 1_000);
+    let old = t.seal_down(0, &hb, 0, 1_000).expect("known truck");
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(50), 0, old));
     // misaddressed: truck 1's frame sent to truck 0
     let hb1 = DownMsg {
         truck: TruckId(1),
         ..hb.clone()
     };
-    let other = t.seal_down(1, &hb1, now.0, now.0 + 1_000_000);
+    let other = t
+        .seal_down(1, &hb1, now.0, now.0 + 1_000_000)
+        .expect("known truck");
     assert!(t.inject_down_datagram(now + SimDuration::from_millis(60), 0, other));
     let r = t.recv_down(SimTime(2_500_000));
     assert_eq!(
@@ -192,13 +198,17 @@ fn garbage_and_replays_are_counted_and_dropped() {
         "replay delivered once"
     );
     let k = t.kpis().expect("kpis");
-    println!("{k:#?}");
-    assert!(k.safety_at_dispatcher.undecodable >= 2, "garbage datagrams");
+    let safety = t.safety();
+    println!("{k:#?} {safety:#?}");
+    assert!(
+        safety.safety_at_dispatcher.undecodable >= 2,
+        "garbage datagrams"
+    );
     assert!(k.garbage_dropped >= 3, "stream garbage too");
-    assert_eq!(k.safety_at_trucks.replayed, 1);
-    assert_eq!(k.safety_at_trucks.expired, 1);
+    assert_eq!(safety.safety_at_trucks.replayed, 1);
+    assert_eq!(safety.safety_at_trucks.expired, 1);
     // altered, and truck 1's frame (truck 1's key) presented to truck 0
-    assert_eq!(k.safety_at_trucks.bad_mac, 2);
+    assert_eq!(safety.safety_at_trucks.bad_mac, 2);
     // the links still work afterwards
     let after = drive(&mut t, 2, 1);
     let _ = after;

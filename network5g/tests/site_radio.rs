@@ -2,7 +2,8 @@
 //! `[radio]` table over the model's defaults; mistakes name the field.
 #![allow(clippy::unwrap_used)] // integration-test crate
 
-use network5g::quic::{site_radio_config, RadioChannel};
+use network5g::quic::RadioChannel;
+use network5g::radio::site::site_radio_config;
 use network5g::RadioConfig;
 use std::sync::Arc;
 

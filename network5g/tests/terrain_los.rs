@@ -4,7 +4,7 @@
 mod common;
 
 use common::{config_no_shadowing, Ridge};
-use network5g::terrain::ray_profile;
+use network5g::radio::terrain::ray_profile;
 use network5g::{CellId, CellNetwork, FlatTerrain, NlosModel, Point3};
 
 #[test]
@@ -150,7 +150,7 @@ fn pit_rim_hides_the_near_floor_but_not_the_far_floor() {
 
 #[test]
 fn antenna_pattern_peaks_at_the_downtilt() {
-    use network5g::pathloss::AntennaPattern;
+    use network5g::radio::pathloss::AntennaPattern;
     let p = AntennaPattern {
         downtilt_deg: 10.0,
         vertical_beamwidth_deg: 65.0,

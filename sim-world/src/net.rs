@@ -109,7 +109,7 @@ pub fn road_coverage(site: &Arc<Site>, step_m: f64, seed: u64) -> Result<Vec<Roa
             let p = lane.point_at(s).pos;
             let meas = net.measure(net.ue_antenna(p[0], p[1]));
             let Some(best) =
-                network5g::CellNetwork::<network5g::quic::SiteTerrain>::best_cell(&meas)
+                network5g::CellNetwork::<network5g::radio::site::SiteTerrain>::best_cell(&meas)
             else {
                 continue;
             };

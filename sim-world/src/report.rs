@@ -36,12 +36,17 @@ pub struct LinkReport {
     pub up_bytes: u64,
     pub down_bytes: u64,
     pub undecodable: u64,
+    /// Messages that could not be encoded and were never sent.
+    pub unencodable: u64,
 }
 
 /// Network figures of a run over a transport that measures them (simulated QUIC).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct NetworkReport {
     pub kpis: network5g::transport::NetKpis,
+    /// What the safety layer refused at each end (`safety_at_dispatcher`, `safety_at_trucks`).
+    #[serde(flatten)]
+    pub safety: network5g::quic::safety::SafetyReport,
     pub per_truck: Vec<network5g::transport::TruckLinkReport>,
 }
 
@@ -206,9 +211,15 @@ impl Report {
                 up_bytes: link.up_bytes,
                 down_bytes: link.down_bytes,
                 undecodable: link.undecodable,
+                unencodable: link.unencodable,
             },
             network: w.transport.kpis().map(|kpis| NetworkReport {
                 kpis,
+                safety: w
+                    .transport
+                    .safety_layer()
+                    .map(|s| s.safety())
+                    .unwrap_or_default(),
                 per_truck: w.transport.link_report(),
             }),
             per_truck,
@@ -307,8 +318,8 @@ impl Report {
                 "safety rejects (dispatcher / trucks)",
                 format!(
                     "{} / {}",
-                    k.safety_at_dispatcher.rejected(),
-                    k.safety_at_trucks.rejected()
+                    n.safety.safety_at_dispatcher.rejected(),
+                    n.safety.safety_at_trucks.rejected()
                 ),
             ));
         }

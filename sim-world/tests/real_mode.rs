@@ -106,7 +106,8 @@ fn twenty_trucks_work_for_a_minute_against_the_dispatcher_server() {
         "expired",
         "undecodable",
     ] {
-        assert_eq!(k["safety_at_trucks"][reason], 0, "{reason}: {k}");
+        let s = &r["network"]["safety_at_trucks"];
+        assert_eq!(s[reason], 0, "{reason}: {s}");
     }
     let rtf = r["real_time_factor"].as_f64().unwrap_or(0.0);
     assert!(

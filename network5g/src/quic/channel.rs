@@ -2,15 +2,16 @@
 //! radio model over the site's terrain ([`RadioChannel`]) or a fixed delay with random loss
 //! ([`FixedChannel`], for tests that want a plain network).
 
-use crate::config::{CellSiteConfig, ConfigError, RadioConfig};
-use crate::link::{Delivery, LinkMetrics, UeId};
-use crate::phy::Direction;
-use crate::sim::RadioSim;
-use crate::terrain::TerrainProfile;
-use rand::{RngExt, SeedableRng};
+use crate::radio::config::{ConfigError, RadioConfig};
+use crate::radio::link::{Delivery, LinkMetrics, UeId};
+use crate::radio::phy::Direction;
+use crate::radio::sim::RadioSim;
+use crate::radio::site::{site_radio, SiteTerrain};
+use crate::radio::terrain::TerrainProfile;
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use serde::Deserialize;
-use site::{Heightfield, Site};
+use site::seed::Stream;
+use site::Site;
 use std::sync::Arc;
 
 /// A packet path per truck, driven in simulated time (µs).
@@ -40,7 +41,7 @@ impl FixedChannel {
         FixedChannel {
             one_way_us,
             loss,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0xF1ED_0000_0000_0003),
+            rng: site::seed::rng(seed, Stream::FixedChannel, 0),
         }
     }
 }
@@ -55,62 +56,6 @@ impl Channel for FixedChannel {
             Some(now_us + self.one_way_us)
         }
     }
-}
-
-/// The site's heightfield seen by the radio model.
-#[derive(Clone, Debug)]
-pub struct SiteTerrain(pub Arc<Site>);
-
-impl TerrainProfile for SiteTerrain {
-    fn height_at(&self, x: f64, y: f64) -> Option<f64> {
-        heightfield_height(&self.0.terrain, x, y)
-    }
-}
-
-fn heightfield_height(h: &Heightfield, x: f64, y: f64) -> Option<f64> {
-    let x1 = h.origin[0] + h.cell * (h.nx.saturating_sub(1)) as f64;
-    let y1 = h.origin[1] + h.cell * (h.ny.saturating_sub(1)) as f64;
-    if x < h.origin[0] || y < h.origin[1] || x > x1 || y > y1 {
-        return None;
-    }
-    Some(h.height_at(x, y))
-}
-
-/// The radio configuration of a site: the site file's `[radio]` table over the model's
-/// defaults, one cell per gNB with the site's mast heights and any per-mast values, LOS
-/// sampled at the heightfield resolution unless `[radio.propagation]` says otherwise.
-pub fn site_radio_config(site: &Site) -> Result<RadioConfig, ConfigError> {
-    let mut cfg = match &site.radio {
-        Some(table) => RadioConfig::deserialize(toml::Value::Table(table.clone()))
-            .map_err(|e| ConfigError::SiteFile(format!("[radio]: {}", e.message())))?,
-        None => RadioConfig::default(),
-    };
-    let step_given = site
-        .radio
-        .as_ref()
-        .and_then(|t| t.get("propagation"))
-        .and_then(|p| p.get("los_sample_step_m"))
-        .is_some();
-    if !step_given {
-        cfg.propagation.los_sample_step_m = site.terrain.cell.max(1.0);
-    }
-    cfg.cells = site
-        .gnbs
-        .iter()
-        .map(|g| {
-            let d = CellSiteConfig::at(g.pos[0], g.pos[1]);
-            CellSiteConfig {
-                name: g.name.clone(),
-                mast_height_m: g.mast_height_m,
-                tx_power_dbm: g.tx_power_dbm.unwrap_or(d.tx_power_dbm),
-                antenna_gain_dbi: g.antenna_gain_dbi.unwrap_or(d.antenna_gain_dbi),
-                downtilt_deg: g.downtilt_deg.unwrap_or(d.downtilt_deg),
-                azimuth_deg: g.azimuth_deg.or(d.azimuth_deg),
-                ..d
-            }
-        })
-        .collect();
-    Ok(cfg)
 }
 
 /// The radio model: every truck a UE of [`RadioSim`].
@@ -130,10 +75,12 @@ impl<T: TerrainProfile> RadioChannel<T> {
 }
 
 impl RadioChannel<SiteTerrain> {
-    /// The radio of `site` (its gNBs over its terrain).
+    /// The radio of `site` (its gNBs over its terrain, [`site_radio`]).
     pub fn for_site(site: Arc<Site>, seed: u64) -> Result<Self, ConfigError> {
-        let cfg = site_radio_config(&site)?;
-        RadioChannel::new(cfg, SiteTerrain(site), seed)
+        Ok(RadioChannel {
+            radio: site_radio(site, seed)?,
+            ues: Vec::new(),
+        })
     }
 }
 

@@ -6,13 +6,14 @@
 //! numbers are fixed). That keeps simulated runs reproducible; a real deployment would load
 //! keys generated offline instead of [`SitePki::generate`].
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SerialNumber,
     PKCS_ED25519,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use site::seed::Stream;
 use std::sync::Arc;
 
 /// DNS name the dispatcher's certificate carries and trucks verify.
@@ -83,7 +84,7 @@ pub fn truck_name(i: u32) -> String {
 impl SitePki {
     /// A CA named `ca_name`, the dispatcher and `trucks` trucks, all from `seed`.
     pub fn generate(seed: u64, ca_name: &str, trucks: u32) -> Result<SitePki, PkiError> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_CAFE_0000_0001);
+        let mut rng = site::seed::rng(seed, Stream::Pki, 0);
         let ca_key = ed25519_key(&mut rng)?;
         let mut ca_params = params(ca_name, Vec::new(), 1)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -7,9 +7,10 @@
 //! * [`TruckLink`]: one truck's connection — sends messages (streams or datagrams by class)
 //!   and receives checked dispatcher messages.
 
+use super::framing::{frame, split_frames};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
+pub use super::safety::master_key;
 use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
-use super::sim::{frame, split_frames};
 use bytes::Bytes;
 use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
 use site::TruckId;
@@ -36,6 +37,8 @@ pub enum RealError {
     NotLoopback(SocketAddr),
     #[error("stream: {0}")]
     Write(#[from] quinn::WriteError),
+    #[error(transparent)]
+    Encode(#[from] site::protocol::EncodeError),
 }
 
 /// Wall-clock microseconds since the Unix epoch (the safety layer's clock in real mode).
@@ -86,16 +89,6 @@ pub fn server_endpoint(pki: &SitePki, addr: SocketAddr) -> Result<quinn::Endpoin
     Ok(quinn::Endpoint::server(sc, loopback(addr)?)?)
 }
 
-/// The site master key of the safety layer derived from the PKI seed.
-pub fn master_key(seed: u64) -> [u8; 32] {
-    let mut m = [0u8; 32];
-    for (k, c) in m.chunks_mut(8).enumerate() {
-        let v = crate::shadowing::derive_seed(seed, 0x5AFE, k as u64);
-        c.copy_from_slice(&v.to_le_bytes());
-    }
-    m
-}
-
 /// What the dispatcher side counted.
 #[derive(Clone, Debug, Default)]
 pub struct ServeStats {
@@ -103,6 +96,8 @@ pub struct ServeStats {
     pub refused: u64,
     pub safety: SafetyCounters,
     pub garbage: u64,
+    /// Replies that could not be encoded and so were never sent.
+    pub unencodable: u64,
 }
 
 /// Where the dispatcher side of real mode delivers what trucks send, and how it answers.
@@ -300,7 +295,12 @@ async fn handle_truck(
                 if reply.truck != TruckId(truck) {
                     continue;
                 }
-                let payload = encode(&reply);
+                let Ok(payload) = encode(&reply) else {
+                    if let Ok(mut s) = stats.lock() {
+                        s.unencodable += 1;
+                    }
+                    continue;
+                };
                 let as_datagram = matches!(reply.body, DispatchMsg::Heartbeat);
                 let estop = matches!(reply.body, DispatchMsg::EStop(_));
                 if as_datagram || estop {
@@ -309,16 +309,29 @@ async fn handle_truck(
                     for _ in 0..if estop { 3 } else { 1 } {
                         seq += 1;
                         let now = wall_us();
-                        let sealed =
-                            key.seal(Way::Down, truck, seq, now, now + DATAGRAM_TTL_US, payload.clone());
-                        let _ = conn.send_datagram(Bytes::from(sealed));
+                        match key.seal(Way::Down, truck, seq, now, now + DATAGRAM_TTL_US, payload.clone()) {
+                            Ok(sealed) => {
+                                let _ = conn.send_datagram(Bytes::from(sealed));
+                            }
+                            Err(_) => {
+                                if let Ok(mut s) = stats.lock() {
+                                    s.unencodable += 1;
+                                }
+                            }
+                        }
                     }
                 }
                 if !as_datagram {
                     seq += 1;
                     let now = wall_us();
-                    let sealed = key.seal(Way::Down, truck, seq, now, now + COMMAND_TTL_US, payload);
-                    down.write_all(&frame(sealed)).await?;
+                    match key.seal(Way::Down, truck, seq, now, now + COMMAND_TTL_US, payload) {
+                        Ok(sealed) => down.write_all(&frame(sealed)).await?,
+                        Err(_) => {
+                            if let Ok(mut s) = stats.lock() {
+                                s.unencodable += 1;
+                            }
+                        }
+                    }
                 }
             }
             _ = conn.closed() => break,
@@ -449,7 +462,7 @@ impl TruckLink {
     pub async fn send(&mut self, msg: &UpMsg) -> Result<(), RealError> {
         self.seq += 1;
         let now = wall_us();
-        let payload = encode(msg);
+        let payload = encode(msg)?;
         if matches!(msg.body, TruckMsg::Telemetry(_) | TruckMsg::Heartbeat) {
             let sealed = self.key.seal(
                 Way::Up,
@@ -458,7 +471,7 @@ impl TruckLink {
                 now,
                 now + DATAGRAM_TTL_US,
                 payload,
-            );
+            )?;
             let _ = self.conn.send_datagram(Bytes::from(sealed));
         } else {
             let sealed = self.key.seal(
@@ -468,7 +481,7 @@ impl TruckLink {
                 now,
                 now + COMMAND_TTL_US,
                 payload,
-            );
+            )?;
             self.up.write_all(&frame(sealed)).await?;
         }
         Ok(())

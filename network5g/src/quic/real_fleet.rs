@@ -14,10 +14,10 @@
 //! events reach the report. The dispatcher side is [`super::real::serve_routed`].
 
 use super::channel::Channel;
+use super::kpi::set_command_latency;
 use super::pki::SitePki;
 use super::real::{RealError, TruckLink};
-use super::safety::SafetyCounters;
-use super::sim::set_command_latency;
+use super::safety::{SafetyCounters, SafetyLayer, SafetyReport};
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport};
 use site::protocol::{DispatchMsg, DownMsg, UpMsg};
 use site::SimTime;
@@ -57,6 +57,8 @@ type SharedChannel = Arc<Mutex<Radio>>;
 
 enum Event {
     Down(DownMsg),
+    /// A message of the truck's could not be encoded and was not sent.
+    Unencodable,
     Link {
         truck: u32,
         up: bool,
@@ -183,8 +185,12 @@ async fn truck_task(task: TruckTask, mut up: mpsc::UnboundedReceiver<UpMsg>) {
             tokio::select! {
                 m = up.recv() => {
                     let Some(m) = m else { return };
-                    if let Err(e) = link.send(&m).await {
-                        break e.to_string();
+                    match link.send(&m).await {
+                        Ok(()) => {}
+                        Err(RealError::Encode(_)) => {
+                            let _ = events.send(Event::Unencodable);
+                        }
+                        Err(e) => break e.to_string(),
                     }
                 }
                 m = link.recv() => {
@@ -356,6 +362,7 @@ impl RealFleet {
                     }
                     out.push(m);
                 }
+                Event::Unencodable => self.stats.unencodable += 1,
                 Event::Link { truck, up, reason } => {
                     if let Some(c) = self.connected.get_mut(truck as usize) {
                         if *c == up {
@@ -437,18 +444,32 @@ impl Transport for RealFleet {
     fn kpis(&self) -> Option<NetKpis> {
         let mut k = self.kpi.clone();
         set_command_latency(&mut k, &self.latencies_us);
-        for s in &self.safety {
-            if let Ok(s) = s.lock() {
-                k.safety_at_trucks.add(&s);
-            }
-        }
         Some(k)
+    }
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        Some(self)
     }
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
         std::mem::take(&mut self.link_events)
     }
     fn name(&self) -> &'static str {
         "real QUIC (quinn over loopback UDP)"
+    }
+}
+
+/// The trucks' safety layers (the dispatcher's is in its own process: zero here).
+impl SafetyLayer for RealFleet {
+    fn safety(&self) -> SafetyReport {
+        let mut at_trucks = SafetyCounters::default();
+        for s in &self.safety {
+            if let Ok(s) = s.lock() {
+                at_trucks.add(&s);
+            }
+        }
+        SafetyReport {
+            safety_at_dispatcher: SafetyCounters::default(),
+            safety_at_trucks: at_trucks,
+        }
     }
 }
 

@@ -86,7 +86,8 @@ impl TruckKey {
         m
     }
 
-    /// Seals `payload` and encodes the frame.
+    /// Seals `payload` and encodes the frame (an encoding failure surfaces; nothing empty is
+    /// ever sealed in its place).
     pub fn seal(
         &self,
         way: Way,
@@ -95,7 +96,7 @@ impl TruckKey {
         issued_us: u64,
         expires_us: u64,
         payload: Vec<u8>,
-    ) -> Vec<u8> {
+    ) -> Result<Vec<u8>, site::protocol::EncodeError> {
         let mac = self
             .mac(way, truck, seq, issued_us, expires_us, &payload)
             .finalize()
@@ -110,6 +111,19 @@ impl TruckKey {
             mac,
         })
     }
+}
+
+/// The site master key of the safety layer for the run or PKI seed `seed`: four words of
+/// [`Stream::SafetyKey`](site::seed::Stream::SafetyKey). Simulated QUIC derives it from the
+/// run seed; in real mode the dispatcher and the trucks' process both derive it from
+/// `--pki-seed`, so they hold the same key.
+pub fn master_key(seed: u64) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    for (k, c) in m.chunks_exact_mut(8).enumerate() {
+        let v = site::seed::derive(seed, site::seed::Stream::SafetyKey, k as u64);
+        c.copy_from_slice(&v.to_le_bytes());
+    }
+    m
 }
 
 /// Why a frame was refused.
@@ -155,6 +169,23 @@ impl SafetyCounters {
         self.replayed += o.replayed;
         self.expired += o.expired;
     }
+}
+
+/// What a transport's safety layer refused at each end (field names as in the run report).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SafetyReport {
+    /// Frames the dispatcher's safety layer refused, by reason.
+    pub safety_at_dispatcher: SafetyCounters,
+    /// Frames the trucks' safety layers refused, by reason, summed.
+    pub safety_at_trucks: SafetyCounters,
+}
+
+/// A transport whose frames pass the safety layer (simulated QUIC, real mode). A run holding
+/// a `dyn Transport` reaches it through
+/// [`Transport::safety_layer`](crate::transport::Transport::safety_layer).
+pub trait SafetyLayer {
+    /// The counters so far.
+    fn safety(&self) -> SafetyReport;
 }
 
 /// Width of the replay window.
@@ -254,10 +285,10 @@ mod tests {
     #[test]
     fn accepts_good_rejects_replay_alteration_misaddress_expiry() {
         let (k, mut v) = pair();
-        let f1 = k.seal(Way::Down, 3, 1, 100, 1_000, b"go".to_vec());
+        let f1 = k.seal(Way::Down, 3, 1, 100, 1_000, b"go".to_vec()).unwrap();
         assert!(v.open(200, &f1).is_ok());
         assert_eq!(v.open(210, &f1), Err(Reject::Replayed));
-        let mut bad = k.seal(Way::Down, 3, 2, 100, 1_000, b"go".to_vec());
+        let mut bad = k.seal(Way::Down, 3, 2, 100, 1_000, b"go".to_vec()).unwrap();
         let n = bad.len();
         bad[n - 40] ^= 1; // inside the payload or MAC
         assert!(matches!(
@@ -267,21 +298,21 @@ mod tests {
         // a frame for truck 4 sealed with truck 4's key is refused by truck 3
         let k4 = TruckKey::derive(&[7; 32], 4);
         assert_eq!(
-            v.open(230, &k4.seal(Way::Down, 4, 3, 100, 1_000, vec![])),
+            v.open(230, &k4.seal(Way::Down, 4, 3, 100, 1_000, vec![]).unwrap()),
             Err(Reject::BadMac)
         );
         // truck 3's key but addressed to truck 4
         assert_eq!(
-            v.open(230, &k.seal(Way::Down, 4, 3, 100, 1_000, vec![])),
+            v.open(230, &k.seal(Way::Down, 4, 3, 100, 1_000, vec![]).unwrap()),
             Err(Reject::Misaddressed)
         );
         assert_eq!(
-            v.open(2_000, &k.seal(Way::Down, 3, 4, 100, 1_000, vec![])),
+            v.open(2_000, &k.seal(Way::Down, 3, 4, 100, 1_000, vec![]).unwrap()),
             Err(Reject::Expired)
         );
         // reflected: an uplink frame presented as downlink
         assert_eq!(
-            v.open(230, &k.seal(Way::Up, 3, 5, 100, 1_000, vec![])),
+            v.open(230, &k.seal(Way::Up, 3, 5, 100, 1_000, vec![]).unwrap()),
             Err(Reject::BadMac)
         );
         assert_eq!(v.open(230, b"garbage"), Err(Reject::Undecodable));
@@ -291,7 +322,7 @@ mod tests {
     fn reordering_inside_the_window_is_fine_outside_is_replay() {
         let (k, mut v) = pair();
         for seq in [5u64, 3, 4, 1, 2, 300, 100, 44] {
-            let r = v.open(0, &k.seal(Way::Down, 3, seq, 0, 10, vec![]));
+            let r = v.open(0, &k.seal(Way::Down, 3, seq, 0, 10, vec![]).unwrap());
             if seq == 44 {
                 assert_eq!(
                     r,
@@ -303,11 +334,11 @@ mod tests {
             }
         }
         assert_eq!(
-            v.open(0, &k.seal(Way::Down, 3, 100, 0, 10, vec![])),
+            v.open(0, &k.seal(Way::Down, 3, 100, 0, 10, vec![]).unwrap()),
             Err(Reject::Replayed)
         );
         assert_eq!(
-            v.open(0, &k.seal(Way::Down, 3, 5, 0, 10, vec![])),
+            v.open(0, &k.seal(Way::Down, 3, 5, 0, 10, vec![]).unwrap()),
             Err(Reject::Replayed)
         );
     }

@@ -12,22 +12,10 @@ use crate::app::World as SimRes;
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
-use network5g::{
-    CellId, CellNetwork, ColourScale, CoverageArea, CoverageMap, RadioConfig, TerrainProfile,
-};
+pub use network5g::radio::site::SiteTerrain;
+use network5g::{CellId, CellNetwork, ColourScale, CoverageArea, CoverageMap, RadioConfig};
 use site::{SimTime, Site};
 use std::sync::Arc;
-
-/// The site's heightfield as the radio model's terrain.
-#[derive(Clone, Debug)]
-pub struct SiteTerrain(pub Arc<Site>);
-
-impl TerrainProfile for SiteTerrain {
-    fn height_at(&self, x: f64, y: f64) -> Option<f64> {
-        let t = &self.0.terrain;
-        t.contains(x, y).then(|| t.height_at(x, y))
-    }
-}
 
 /// One truck's radio link.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,7 +40,7 @@ pub struct Radio {
 /// The radio configuration of a site: the same as the runs' (`network5g`'s, from the site
 /// file's gNBs and `[radio]` table); the model's defaults when the file's settings are refused.
 pub fn radio_config(site: &Site) -> RadioConfig {
-    network5g::quic::site_radio_config(site).unwrap_or_default()
+    network5g::radio::site::site_radio_config(site).unwrap_or_default()
 }
 
 /// Builds the cell network of a site (none when it has no gNB or the config is refused).
@@ -208,6 +196,7 @@ pub(super) fn plugin(app: &mut App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use network5g::TerrainProfile;
 
     #[test]
     fn site_terrain_is_the_heightfield_inside_and_none_outside() {

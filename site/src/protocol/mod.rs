@@ -35,10 +35,20 @@ pub struct DecodeError {
     pub reason: String,
 }
 
+/// A message that could not be encoded (postcard refuses only types it cannot represent,
+/// such as maps with non-string keys or sequences of unknown length; never plain data, but
+/// a failure must surface rather than send an empty message).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("message could not be encoded: {reason}")]
+pub struct EncodeError {
+    pub reason: String,
+}
+
 /// Encodes a message.
-pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    // postcard only fails on serialisers that refuse a type; ours are plain data.
-    postcard::to_stdvec(msg).unwrap_or_default()
+pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, EncodeError> {
+    postcard::to_stdvec(msg).map_err(|e| EncodeError {
+        reason: e.to_string(),
+    })
 }
 
 /// Decodes a message; garbage gives an error, never a panic.
@@ -57,6 +67,18 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn encode_failure_surfaces() {
+        struct Refused;
+        impl Serialize for Refused {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("refused on purpose"))
+            }
+        }
+        let err = encode(&Refused).expect_err("must not be an empty message");
+        assert!(!err.reason.is_empty(), "{err}");
+    }
+
+    #[test]
     fn round_trip_and_compact() {
         let up = UpMsg {
             truck: TruckId(7),
@@ -72,7 +94,7 @@ mod tests {
                 state: MissionState::Hauling,
             }),
         };
-        let bytes = encode(&up);
+        let bytes = encode(&up).unwrap();
         assert!(bytes.len() < 80, "telemetry is {} bytes", bytes.len());
         assert_eq!(decode::<UpMsg>(&bytes).unwrap(), up);
         let down = DownMsg {
@@ -91,7 +113,7 @@ mod tests {
                 },
             },
         };
-        assert_eq!(decode::<DownMsg>(&encode(&down)).unwrap(), down);
+        assert_eq!(decode::<DownMsg>(&encode(&down).unwrap()).unwrap(), down);
     }
 
     proptest! {

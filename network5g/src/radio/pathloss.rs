@@ -3,7 +3,7 @@
 //!
 //! Distances are metres, frequencies hertz, losses dB (positive = attenuation).
 
-use crate::config::SPEED_OF_LIGHT_M_S;
+use crate::radio::config::SPEED_OF_LIGHT_M_S;
 
 /// Geometry and environment of an RMa path-loss evaluation.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,16 +1,13 @@
 //! [`RadioSim`]: the cells plus every UE's link, with cell capacity shared among the UEs
 //! each cell serves.
 
-use crate::config::{ConfigError, RadioConfig};
-use crate::coverage::{CoverageArea, CoverageMap};
-use crate::link::{Delivery, LinkEvent, LinkMetrics, LinkState, UeId, UeLink};
-use crate::network::{CellId, CellNetwork};
-use crate::phy::Direction;
-use crate::shadowing::derive_seed;
-use crate::terrain::TerrainProfile;
-
-/// Seed stream label of the per-UE generators.
-const STREAM_UE: u64 = 2;
+use crate::radio::config::{ConfigError, RadioConfig};
+use crate::radio::coverage::{CoverageArea, CoverageMap};
+use crate::radio::link::{Delivery, LinkEvent, LinkMetrics, LinkState, UeId, UeLink};
+use crate::radio::network::{CellId, CellNetwork};
+use crate::radio::phy::Direction;
+use crate::radio::terrain::TerrainProfile;
+use site::seed::{derive, Stream};
 
 /// The radio model of a whole site: cells over a terrain and the links of all UEs.
 /// Deterministic: the same configuration, terrain, seed and sequence of calls give
@@ -44,7 +41,7 @@ impl<T: TerrainProfile> RadioSim<T> {
         let id = UeId(self.ues.len() as u32);
         self.ues.push(UeLink::new(
             id,
-            derive_seed(self.seed, STREAM_UE, u64::from(id.0)),
+            derive(self.seed, Stream::RadioUe, u64::from(id.0)),
         ));
         id
     }
@@ -88,7 +85,7 @@ impl<T: TerrainProfile> RadioSim<T> {
         match self.ues.get_mut(ue.0 as usize) {
             Some(link) => link.transmit(&self.net, now_us, dir, bytes, sharing),
             None => Delivery::Lost {
-                reason: crate::link::LossReason::NoLink,
+                reason: crate::radio::link::LossReason::NoLink,
             },
         }
     }
@@ -103,8 +100,8 @@ impl<T: TerrainProfile> RadioSim<T> {
         else {
             return 0.0;
         };
-        let (sinr, fraction) = crate::link::allocation(&self.net, sinr, dir);
-        crate::link::shared_fraction(fraction, self.attached_count(cell))
+        let (sinr, fraction) = crate::radio::link::allocation(&self.net, sinr, dir);
+        crate::radio::link::shared_fraction(fraction, self.attached_count(cell))
             * self.net.full_cell_rate_bps(sinr, dir)
     }
 

@@ -1,7 +1,7 @@
 //! Physical-layer abstractions: thermal noise, SINR → spectral efficiency, TDD slot timing,
 //! HARQ block error rates.
 
-use crate::config::{CarrierConfig, LinkConfig};
+use crate::radio::config::{CarrierConfig, LinkConfig};
 
 /// Thermal noise density at 290 K, dBm/Hz.
 pub const THERMAL_NOISE_DBM_HZ: f64 = -174.0;

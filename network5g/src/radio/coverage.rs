@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::network::{CellId, CellNetwork};
-use crate::terrain::TerrainProfile;
+use crate::radio::network::{CellId, CellNetwork};
+use crate::radio::terrain::TerrainProfile;
 
 /// A rectangle of the site and the grid spacing.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -20,24 +20,27 @@
 //! A truck whose connection fails reconnects with a fresh endpoint.
 
 use super::channel::Channel;
+use super::conn::{endpoint, to_us, Conn};
+use super::framing::frame;
+use super::kpi::{set_command_latency, trace};
 use super::pki::{PkiError, SitePki, DISPATCHER_NAME};
-use super::safety::{Reject, SafetyCounters, TruckKey, Verifier, Way};
+use super::safety::{
+    master_key, Reject, SafetyCounters, SafetyLayer, SafetyReport, TruckKey, Verifier, Way,
+};
+use super::sched::{Due, Node, Packet, Scheduler};
 use crate::transport::{LinkStats, LinkUpDown, NetKpis, Transport, TruckLinkReport};
 use bytes::{Bytes, BytesMut};
 use quinn_proto::{
-    ClientConfig, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig, Event,
-    ServerConfig, StreamEvent, StreamId, TransportConfig, ValidationTokenConfig, VarInt,
+    ClientConfig, DatagramEvent, Dir, Endpoint, ServerConfig, TransportConfig,
+    ValidationTokenConfig, VarInt,
 };
 use site::protocol::{decode, encode, DispatchMsg, DownMsg, TruckMsg, UpMsg};
+use site::seed::{bytes32, Stream};
 use site::{SimTime, TruckId};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Largest sealed frame accepted on a stream.
-pub const MAX_FRAME: usize = 64 * 1024;
 
 /// Settings of the simulated QUIC transport.
 #[derive(Clone, Debug)]
@@ -80,131 +83,6 @@ impl Default for SimQuicConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Node {
-    Server(usize),
-    Truck(usize),
-}
-
-struct Packet {
-    to_server: bool,
-    truck: usize,
-    data: Vec<u8>,
-}
-
-/// Received bytes of one stream.
-#[derive(Default)]
-struct RxStream {
-    buf: Vec<u8>,
-    poisoned: bool,
-}
-
-/// One side of a live connection.
-struct Conn {
-    handle: ConnectionHandle,
-    conn: quinn_proto::Connection,
-    connected: bool,
-    /// Our send stream for ordinary frames.
-    tx: Option<StreamId>,
-    /// Bytes waiting for stream credit, per stream, in order.
-    backlog: VecDeque<(StreamId, Vec<u8>)>,
-    rx: BTreeMap<StreamId, RxStream>,
-    lost: bool,
-}
-
-impl Conn {
-    fn new(handle: ConnectionHandle, conn: quinn_proto::Connection) -> Conn {
-        Conn {
-            handle,
-            conn,
-            connected: false,
-            tx: None,
-            backlog: VecDeque::new(),
-            rx: BTreeMap::new(),
-            lost: false,
-        }
-    }
-
-    fn write(&mut self, id: StreamId, bytes: Vec<u8>) {
-        self.backlog.push_back((id, bytes));
-        self.flush();
-    }
-
-    fn flush(&mut self) {
-        while let Some((id, bytes)) = self.backlog.front_mut() {
-            match self.conn.send_stream(*id).write(bytes) {
-                Ok(n) if n == bytes.len() => {
-                    self.backlog.pop_front();
-                }
-                Ok(n) => {
-                    bytes.drain(..n);
-                    return;
-                }
-                Err(quinn_proto::WriteError::Blocked) => return,
-                Err(_) => {
-                    self.backlog.pop_front();
-                }
-            }
-        }
-    }
-
-    /// Reads whatever `id` has; returns complete frames and counts garbage.
-    fn read(&mut self, id: StreamId, garbage: &mut u64) -> Vec<Vec<u8>> {
-        let rx = self.rx.entry(id).or_default();
-        let mut out = Vec::new();
-        let mut recv = self.conn.recv_stream(id);
-        if let Ok(mut chunks) = recv.read(true) {
-            while let Ok(Some(c)) = chunks.next(usize::MAX) {
-                if !rx.poisoned {
-                    rx.buf.extend_from_slice(&c.bytes);
-                }
-            }
-            let _ = chunks.finalize();
-        }
-        if !rx.poisoned {
-            let (frames, ok) = split_frames(&mut rx.buf);
-            out = frames;
-            if !ok {
-                *garbage += 1;
-                rx.poisoned = true;
-                rx.buf = Vec::new();
-                let _ = self.conn.recv_stream(id).stop(VarInt::from_u32(1));
-            }
-        }
-        out
-    }
-}
-
-/// Takes the complete length-prefixed frames off the front of `buf` (a stream's received
-/// bytes); an incomplete frame stays. `false` when a length exceeds [`MAX_FRAME`]: the
-/// stream is garbage and the caller stops reading it.
-pub fn split_frames(buf: &mut Vec<u8>) -> (Vec<Vec<u8>>, bool) {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while buf.len() - at >= 4 {
-        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-        if len > MAX_FRAME {
-            buf.drain(..at);
-            return (out, false);
-        }
-        if buf.len() - at < 4 + len {
-            break;
-        }
-        out.push(buf[at + 4..at + 4 + len].to_vec());
-        at += 4 + len;
-    }
-    buf.drain(..at);
-    (out, true)
-}
-
-/// A sealed frame with its length prefix, as it goes on a stream.
-pub fn frame(sealed: Vec<u8>) -> Vec<u8> {
-    let mut v = Vec::with_capacity(4 + sealed.len());
-    v.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-    v.extend_from_slice(&sealed);
-    v
-}
-
 /// Per-truck counters.
 #[derive(Clone, Debug, Default)]
 struct TruckCounters {
@@ -219,7 +97,6 @@ struct TruckNode {
     conn: Option<Conn>,
     connect_started: u64,
     next_connect: u64,
-    timer: Option<u64>,
     key: TruckKey,
     /// Sequence numbers the truck seals with.
     up_seq: u64,
@@ -237,7 +114,6 @@ struct TruckNode {
 struct ServerConn {
     c: Conn,
     truck: Option<usize>,
-    timer: Option<u64>,
 }
 
 /// Dispatcher-side state of one truck.
@@ -265,12 +141,7 @@ pub struct SimQuicTransport<C> {
     trucks: Vec<TruckNode>,
     at_disp: Vec<TruckAtDispatcher>,
     addr_to_truck: BTreeMap<SocketAddr, usize>,
-    wire: BinaryHeap<Reverse<(u64, u64)>>,
-    packets: BTreeMap<u64, Packet>,
-    next_packet: u64,
-    timers: BinaryHeap<Reverse<(u64, Node)>>,
-    repeats: BTreeMap<(u64, u64), (usize, Vec<u8>)>,
-    next_repeat: u64,
+    sched: Scheduler,
     outages: Vec<(usize, u64, u64)>,
     up_inbox: Vec<(u64, UpMsg)>,
     events: Vec<LinkUpDown>,
@@ -288,32 +159,18 @@ fn truck_addr(i: usize) -> SocketAddr {
     )
 }
 
-fn fnv(hash: u64, bytes: &[u8]) -> u64 {
-    let mut h = hash;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
+/// The RNG seed of truck `truck`'s endpoint for its `generation`-th connection (1 the
+/// first, [`Stream::QuicEndpoint`]; each reconnect after it, [`Stream::QuicReconnect`]).
+fn truck_endpoint_seed(seed: u64, truck: usize, generation: u64) -> [u8; 32] {
+    if generation <= 1 {
+        bytes32(seed, Stream::QuicEndpoint, 1 + truck as u64)
+    } else {
+        bytes32(
+            seed,
+            Stream::QuicReconnect,
+            (generation - 1) << 32 | truck as u64,
+        )
     }
-    h
-}
-
-fn seed_bytes(seed: u64, stream: u64, index: u64) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let d = crate::shadowing::derive_seed(seed, 0x51C0_0000 + stream, index);
-    for (k, chunk) in out.chunks_mut(8).enumerate() {
-        let v = d
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(k as u64)
-            .rotate_left(17 * k as u32);
-        chunk.copy_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-fn endpoint(seed: [u8; 32], server: Option<Arc<ServerConfig>>) -> Endpoint {
-    let mut ec = EndpointConfig::default();
-    ec.rng_seed(Some(seed));
-    Endpoint::new(Arc::new(ec), server, false, None)
 }
 
 fn is_stream_msg_up(m: &TruckMsg) -> bool {
@@ -336,24 +193,26 @@ impl<C: Channel> SimQuicTransport<C> {
         let mut vt = ValidationTokenConfig::default();
         vt.sent(0);
         sc.validation_token_config(vt);
-        let server = endpoint(seed_bytes(cfg.seed, 0, 0), Some(Arc::new(sc)));
-        let master = seed_bytes(cfg.seed, 9, 0);
+        let server = endpoint(
+            bytes32(cfg.seed, Stream::QuicEndpoint, 0),
+            Some(Arc::new(sc)),
+        );
+        let master = master_key(cfg.seed);
         let mut nodes = Vec::with_capacity(trucks);
         let mut at_disp = Vec::with_capacity(trucks);
         let mut addr_to_truck = BTreeMap::new();
-        let mut timers = BinaryHeap::new();
+        let mut sched = Scheduler::default();
         for i in 0..trucks {
             channel.add_truck();
             let key = TruckKey::derive(&master, i as u32);
             let addr = truck_addr(i);
             addr_to_truck.insert(addr, i);
             nodes.push(TruckNode {
-                endpoint: endpoint(seed_bytes(cfg.seed, 1, i as u64), None),
+                endpoint: endpoint(truck_endpoint_seed(cfg.seed, i, 1), None),
                 generation: 0,
                 conn: None,
                 connect_started: 0,
                 next_connect: 0,
-                timer: Some(0),
                 key: key.clone(),
                 up_seq: 0,
                 verify: Verifier::new(key.clone(), Way::Down, i as u32),
@@ -364,7 +223,7 @@ impl<C: Channel> SimQuicTransport<C> {
                 last_estop_seq: 0,
                 counters: TruckCounters::default(),
             });
-            timers.push(Reverse((0, Node::Truck(i))));
+            sched.arm(0, Node::Truck(i));
             at_disp.push(TruckAtDispatcher {
                 key: key.clone(),
                 down_seq: 0,
@@ -393,18 +252,13 @@ impl<C: Channel> SimQuicTransport<C> {
             trucks: nodes,
             at_disp,
             addr_to_truck,
-            wire: BinaryHeap::new(),
-            packets: BTreeMap::new(),
-            next_packet: 0,
-            timers,
-            repeats: BTreeMap::new(),
-            next_repeat: 0,
+            sched,
             outages: Vec::new(),
             up_inbox: Vec::new(),
             events: Vec::new(),
             stats: LinkStats::default(),
             kpi: NetKpis {
-                trace_hash: 0xcbf29ce484222325,
+                trace_hash: site::hash::FNV_OFFSET,
                 ..NetKpis::default()
             },
             latencies_us: Vec::new(),
@@ -418,11 +272,7 @@ impl<C: Channel> SimQuicTransport<C> {
     }
 
     fn trace(&mut self, parts: &[u64]) {
-        let mut h = self.kpi.trace_hash;
-        for p in parts {
-            h = fnv(h, &p.to_le_bytes());
-        }
-        self.kpi.trace_hash = h;
+        trace(&mut self.kpi.trace_hash, parts);
     }
 
     /// Scripts an outage of truck `truck`'s radio path from `from` until `until`.
@@ -482,32 +332,38 @@ impl<C: Channel> SimQuicTransport<C> {
         ok
     }
 
-    /// A sealed down frame as the dispatcher would produce it (for replay and tamper tests).
-    pub fn seal_down(&mut self, truck: usize, msg: &DownMsg, issued: u64, expires: u64) -> Vec<u8> {
-        let Some(d) = self.at_disp.get_mut(truck) else {
-            return Vec::new();
-        };
+    /// A sealed down frame as the dispatcher would produce it (for replay and tamper tests);
+    /// `None` for an unknown truck or a message that cannot be encoded.
+    pub fn seal_down(
+        &mut self,
+        truck: usize,
+        msg: &DownMsg,
+        issued: u64,
+        expires: u64,
+    ) -> Option<Vec<u8>> {
+        let d = self.at_disp.get_mut(truck)?;
+        let payload = encode(msg).ok()?;
         d.down_seq += 1;
-        d.key.seal(
-            Way::Down,
-            truck as u32,
-            d.down_seq,
-            issued,
-            expires,
-            encode(msg),
-        )
+        d.key
+            .seal(
+                Way::Down,
+                truck as u32,
+                d.down_seq,
+                issued,
+                expires,
+                payload,
+            )
+            .ok()
     }
 
+    /// Arms `node`'s timer for `t` (earlier wins) when the node exists.
     fn schedule(&mut self, t: u64, node: Node) {
-        let slot = match node {
-            Node::Server(h) => self.sconns.get_mut(&h).map(|c| &mut c.timer),
-            Node::Truck(i) => self.trucks.get_mut(i).map(|t| &mut t.timer),
+        let exists = match node {
+            Node::Server(h) => self.sconns.contains_key(&h),
+            Node::Truck(i) => i < self.trucks.len(),
         };
-        if let Some(slot) = slot {
-            if slot.is_none_or(|cur| t < cur) {
-                *slot = Some(t);
-                self.timers.push(Reverse((t, node)));
-            }
+        if exists {
+            self.sched.arm(t, node);
         }
     }
 
@@ -534,70 +390,35 @@ impl<C: Channel> SimQuicTransport<C> {
 
     fn send_packet(&mut self, t: u64, to_server: bool, truck: usize, data: Vec<u8>) {
         if let Some(at) = self.carry(t, truck, to_server, data.len() + 28) {
-            let id = self.next_packet;
-            self.next_packet += 1;
-            self.packets.insert(
-                id,
+            self.sched.send(
+                at.max(t),
                 Packet {
                     to_server,
                     truck,
                     data,
                 },
             );
-            self.wire.push(Reverse((at.max(t), id)));
         }
     }
 
     /// Runs everything due up to `now_us`, in time order.
     fn advance(&mut self, now_us: u64) {
         let now_us = now_us.max(self.now_us);
-        loop {
-            let w = self.wire.peek().map(|Reverse((t, _))| *t);
-            let tm = self.timers.peek().map(|Reverse((t, _))| *t);
-            let r = self.repeats.keys().next().map(|(t, _)| *t);
-            let next = [w, tm, r].into_iter().flatten().min();
-            let Some(t) = next else { break };
-            if t > now_us {
-                break;
-            }
+        while let Some((t, due)) = self.sched.pop_due(now_us) {
             self.now_us = t;
-            if w == Some(t) {
-                if let Some(Reverse((_, id))) = self.wire.pop() {
-                    if let Some(p) = self.packets.remove(&id) {
-                        self.arrive(t, p);
-                    }
-                }
-            } else if tm == Some(t) {
-                if let Some(Reverse((_, node))) = self.timers.pop() {
-                    let due = match node {
-                        Node::Server(h) => self.sconns.get(&h).and_then(|c| c.timer),
-                        Node::Truck(i) => self.trucks.get(i).and_then(|c| c.timer),
-                    };
-                    if due == Some(t) {
-                        match node {
-                            Node::Server(h) => {
-                                if let Some(c) = self.sconns.get_mut(&h) {
-                                    c.timer = None;
-                                }
-                                self.drive_server(t, h);
-                            }
-                            Node::Truck(i) => {
-                                if let Some(c) = self.trucks.get_mut(i) {
-                                    c.timer = None;
-                                }
-                                self.drive_truck(t, i);
-                            }
+            match due {
+                Due::Packet(p) => self.arrive(t, p),
+                Due::Timer(Node::Server(h)) => self.drive_server(t, h),
+                Due::Timer(Node::Truck(i)) => self.drive_truck(t, i),
+                Due::Repeat { truck, sealed } => {
+                    if let Some(h) = self.at_disp.get(truck).and_then(|d| d.conn) {
+                        if let Some(c) = self.sconns.get_mut(&h) {
+                            let _ = c.c.conn.datagrams().send(Bytes::from(sealed), true);
                         }
+                        self.drive_server(t, h);
                     }
                 }
-            } else if let Some(((_, k), (truck, sealed))) = self.repeats.pop_first() {
-                let _ = k;
-                if let Some(h) = self.at_disp.get(truck).and_then(|d| d.conn) {
-                    if let Some(c) = self.sconns.get_mut(&h) {
-                        let _ = c.c.conn.datagrams().send(Bytes::from(sealed), true);
-                    }
-                    self.drive_server(t, h);
-                }
+                Due::Nothing => {}
             }
         }
         self.now_us = now_us;
@@ -626,7 +447,6 @@ impl<C: Channel> SimQuicTransport<C> {
                                 ServerConn {
                                     c: Conn::new(ch, conn),
                                     truck: None,
-                                    timer: None,
                                 },
                             );
                             self.buf = buf;
@@ -673,7 +493,7 @@ impl<C: Channel> SimQuicTransport<C> {
         // (Re)connect when due.
         if tn.conn.is_none() && t >= tn.next_connect {
             tn.generation += 1;
-            tn.endpoint = endpoint(seed_bytes(self.cfg.seed, 2 + tn.generation, i as u64), None);
+            tn.endpoint = endpoint(truck_endpoint_seed(self.cfg.seed, i, tn.generation), None);
             let mut cc = match self.pki.quic_client(i) {
                 Ok(c) => ClientConfig::new(c),
                 Err(_) => return,
@@ -689,78 +509,32 @@ impl<C: Channel> SimQuicTransport<C> {
                 tn.next_connect = t + self.cfg.reconnect_us;
             }
         }
-        let mut link_events = Vec::new();
-        let mut frames = Vec::new();
-        let mut datagrams = Vec::new();
-        let mut garbage = 0;
-        let mut transmits = Vec::new();
+        let mut p = None;
         let mut drop_conn = None;
         if let Some(c) = tn.conn.as_mut() {
-            if c.conn.poll_timeout().is_some_and(|x| x <= now) {
-                c.conn.handle_timeout(now);
-            }
             if !c.connected && !c.lost && t >= tn.connect_started + self.cfg.handshake_retry_us {
                 drop_conn = Some("handshake timed out".to_string());
             }
-            while let Some(ev) = c.conn.poll_endpoint_events() {
-                if let Some(cev) = tn.endpoint.handle_event(c.handle, ev) {
-                    c.conn.handle_event(cev);
+            let pending = &mut tn.pending;
+            let pumped = c.pump(now, &mut tn.endpoint, &mut self.buf, true, |c| {
+                if let Some(id) = c.tx {
+                    while let Some(f) = pending.pop_front() {
+                        c.write(id, f);
+                    }
                 }
+            });
+            if pumped.lost.is_some() {
+                drop_conn = pumped.lost.clone();
             }
-            while let Some(ev) = c.conn.poll() {
-                match ev {
-                    Event::Connected => {
-                        c.connected = true;
-                        c.tx = c.conn.streams().open(Dir::Uni);
-                        link_events.push(true);
-                        if let Some(id) = c.tx {
-                            while let Some(f) = tn.pending.pop_front() {
-                                c.write(id, f);
-                            }
-                        }
-                    }
-                    Event::ConnectionLost { reason } => {
-                        c.lost = true;
-                        drop_conn = Some(reason.to_string());
-                    }
-                    Event::Stream(StreamEvent::Opened { dir: Dir::Uni }) => {
-                        while let Some(id) = c.conn.streams().accept(Dir::Uni) {
-                            frames.extend(c.read(id, &mut garbage));
-                        }
-                    }
-                    Event::Stream(StreamEvent::Readable { id }) => {
-                        frames.extend(c.read(id, &mut garbage));
-                    }
-                    Event::Stream(StreamEvent::Writable { .. }) => c.flush(),
-                    Event::DatagramReceived => {
-                        while let Some(d) = c.conn.datagrams().recv() {
-                            datagrams.push(d.to_vec());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            c.flush();
-            let mut buf = std::mem::take(&mut self.buf);
-            while let Some(tx) = c.conn.poll_transmit(now, 1, &mut buf) {
-                transmits.push(buf[..tx.size].to_vec());
-                buf.clear();
-            }
-            self.buf = buf;
-            while let Some(ev) = c.conn.poll_endpoint_events() {
-                if let Some(cev) = tn.endpoint.handle_event(c.handle, ev) {
-                    c.conn.handle_event(cev);
-                }
-            }
+            p = Some(pumped);
         }
+        let p = p.unwrap_or_default();
         if drop_conn.is_some() {
             let was_up = tn.conn.as_ref().is_some_and(|c| c.connected);
             tn.conn = None;
             tn.next_connect = t + self.cfg.reconnect_us;
             if was_up {
                 tn.counters.link_downs += 1;
-            }
-            if was_up {
                 self.events.push(LinkUpDown {
                     at: SimTime(t),
                     truck: i as u32,
@@ -771,26 +545,24 @@ impl<C: Channel> SimQuicTransport<C> {
                 self.trace(&[t, i as u64, 2]);
             }
         }
-        for up in link_events {
-            if up {
-                self.events.push(LinkUpDown {
-                    at: SimTime(t),
-                    truck: i as u32,
-                    up: true,
-                    reason: String::new(),
-                });
-                self.kpi.link_ups += 1;
-                self.trace(&[t, i as u64, 1]);
-            }
+        if p.connected {
+            self.events.push(LinkUpDown {
+                at: SimTime(t),
+                truck: i as u32,
+                up: true,
+                reason: String::new(),
+            });
+            self.kpi.link_ups += 1;
+            self.trace(&[t, i as u64, 1]);
         }
-        self.kpi.garbage_dropped += garbage;
-        for d in transmits {
+        self.kpi.garbage_dropped += p.garbage;
+        for (_, d) in p.transmits {
             self.send_packet(t, true, i, d);
         }
-        for f in frames {
+        for f in p.frames {
             self.truck_receive(t, i, &f, true);
         }
-        for d in datagrams {
+        for d in p.datagrams {
             self.truck_receive(t, i, &d, false);
         }
         let Some(tn) = self.trucks.get_mut(i) else {
@@ -798,7 +570,7 @@ impl<C: Channel> SimQuicTransport<C> {
         };
         let next = match tn.conn.as_mut() {
             Some(c) => {
-                let mut n = c.conn.poll_timeout().map(|x| self_to_us(self.base, x));
+                let mut n = c.conn.poll_timeout().map(|x| to_us(self.base, x));
                 if !c.connected {
                     let retry = tn.connect_started + self.cfg.handshake_retry_us;
                     n = Some(n.map_or(retry, |x| x.min(retry)));
@@ -866,43 +638,13 @@ impl<C: Channel> SimQuicTransport<C> {
         let Some(sc) = self.sconns.get_mut(&h) else {
             return;
         };
-        let mut frames = Vec::new();
-        let mut datagrams = Vec::new();
-        let mut garbage = 0;
-        let mut transmits = Vec::new();
-        let mut connected_now = false;
-        let mut remove = false;
-        let c = &mut sc.c;
-        if c.conn.poll_timeout().is_some_and(|x| x <= now) {
-            c.conn.handle_timeout(now);
-        }
-        while let Some(ev) = c.conn.poll() {
-            match ev {
-                Event::Connected => {
-                    c.connected = true;
-                    c.tx = c.conn.streams().open(Dir::Uni);
-                    connected_now = true;
-                }
-                Event::ConnectionLost { .. } => c.lost = true,
-                Event::Stream(StreamEvent::Opened { dir: Dir::Uni }) => {
-                    while let Some(id) = c.conn.streams().accept(Dir::Uni) {
-                        frames.extend(c.read(id, &mut garbage));
-                    }
-                }
-                Event::Stream(StreamEvent::Readable { id }) => {
-                    frames.extend(c.read(id, &mut garbage));
-                }
-                Event::Stream(StreamEvent::Writable { .. }) => c.flush(),
-                Event::DatagramReceived => {
-                    while let Some(d) = c.conn.datagrams().recv() {
-                        datagrams.push(d.to_vec());
-                    }
-                }
-                _ => {}
-            }
-        }
-        if connected_now {
-            let truck = c
+        let pki = &self.pki;
+        let at_disp = &mut self.at_disp;
+        let mut identified = None;
+        let p = sc.c.pump(now, &mut self.server, &mut self.buf, false, |c| {
+            // The truck is the one its client certificate names; frames waiting for it go
+            // on the new connection's stream.
+            identified = c
                 .conn
                 .crypto_session()
                 .peer_identity()
@@ -910,40 +652,25 @@ impl<C: Channel> SimQuicTransport<C> {
                     id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
                         .ok()
                 })
-                .and_then(|certs| certs.first().and_then(|c| self.pki.truck_of(c.as_ref())));
-            sc.truck = truck.map(|x| x as usize);
-            if let Some(tr) = sc.truck {
-                if let Some(d) = self.at_disp.get_mut(tr) {
-                    d.conn = Some(h);
-                    if let Some(id) = sc.c.tx {
-                        while let Some(f) = d.pending.pop_front() {
-                            sc.c.write(id, f);
-                        }
+                .and_then(|certs| certs.first().and_then(|c| pki.truck_of(c.as_ref())))
+                .map(|x| x as usize);
+            if let Some(d) = identified.and_then(|tr| at_disp.get_mut(tr)) {
+                d.conn = Some(h);
+                if let Some(id) = c.tx {
+                    while let Some(f) = d.pending.pop_front() {
+                        c.write(id, f);
                     }
                 }
             }
-        }
-        let c = &mut sc.c;
-        c.flush();
-        let mut buf = std::mem::take(&mut self.buf);
-        while let Some(tx) = c.conn.poll_transmit(now, 1, &mut buf) {
-            transmits.push((tx.destination, buf[..tx.size].to_vec()));
-            buf.clear();
-        }
-        self.buf = buf;
-        while let Some(ev) = c.conn.poll_endpoint_events() {
-            let drained = ev.is_drained();
-            if let Some(cev) = self.server.handle_event(c.handle, ev) {
-                c.conn.handle_event(cev);
-            }
-            if drained {
-                remove = true;
-            }
+        });
+        if p.connected {
+            sc.truck = identified;
         }
         let truck = sc.truck;
-        let next = sc.c.conn.poll_timeout().map(|x| self_to_us(self.base, x));
-        if remove {
+        let next = sc.c.conn.poll_timeout().map(|x| to_us(self.base, x));
+        if p.drained {
             self.sconns.remove(&h);
+            self.sched.disarm(Node::Server(h));
             if let Some(tr) = truck {
                 if let Some(d) = self.at_disp.get_mut(tr) {
                     if d.conn == Some(h) {
@@ -954,21 +681,21 @@ impl<C: Channel> SimQuicTransport<C> {
         } else if let Some(n) = next {
             self.schedule(n.max(t + 1), Node::Server(h));
         }
-        self.kpi.garbage_dropped += garbage;
-        for (dest, d) in transmits {
+        self.kpi.garbage_dropped += p.garbage;
+        for (dest, d) in p.transmits {
             if let Some(&tr) = self.addr_to_truck.get(&dest) {
                 self.send_packet(t, false, tr, d);
             }
         }
         if let Some(tr) = truck {
-            for f in frames {
+            for f in p.frames {
                 self.dispatcher_receive(t, tr, &f);
             }
-            for d in datagrams {
+            for d in p.datagrams {
                 self.dispatcher_receive(t, tr, &d);
             }
-        } else if !frames.is_empty() || !datagrams.is_empty() {
-            self.safety_disp.misaddressed += (frames.len() + datagrams.len()) as u64;
+        } else if !p.frames.is_empty() || !p.datagrams.is_empty() {
+            self.safety_disp.misaddressed += (p.frames.len() + p.datagrams.len()) as u64;
         }
     }
 
@@ -1018,22 +745,30 @@ impl<C: Channel> SimQuicTransport<C> {
         let Some(tn) = self.trucks.get_mut(i) else {
             return;
         };
-        tn.up_seq += 1;
         let stream = is_stream_msg_up(&msg.body);
         let ttl = if stream {
             self.cfg.command_ttl_us
         } else {
             self.cfg.datagram_ttl_us
         };
-        let payload = encode(msg);
+        let Ok(payload) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        let bytes = payload.len() as u64;
+        tn.up_seq += 1;
+        let Ok(sealed) = tn
+            .key
+            .seal(Way::Up, i as u32, tn.up_seq, now, now + ttl, payload)
+        else {
+            self.stats.unencodable += 1;
+            return;
+        };
         self.stats.up_msgs += 1;
-        self.stats.up_bytes += payload.len() as u64;
+        self.stats.up_bytes += bytes;
         if let TruckMsg::Telemetry(_) = msg.body {
             self.kpi.telemetry_sent += 1;
         }
-        let sealed = tn
-            .key
-            .seal(Way::Up, i as u32, tn.up_seq, now, now + ttl, payload);
         let live = tn.conn.as_mut().filter(|c| c.connected && !c.lost);
         match (stream, live) {
             (true, Some(c)) => match c.tx {
@@ -1054,34 +789,50 @@ impl<C: Channel> SimQuicTransport<C> {
         let Some(d) = self.at_disp.get_mut(i) else {
             return;
         };
-        let payload = encode(msg);
-        self.stats.down_msgs += 1;
-        self.stats.down_bytes += payload.len() as u64;
+        let Ok(payload) = encode(msg) else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        let bytes = payload.len() as u64;
         let conn = d.conn;
         let seal = |d: &mut TruckAtDispatcher, ttl: u64| {
             d.down_seq += 1;
-            d.key.seal(
-                Way::Down,
-                i as u32,
-                d.down_seq,
-                now,
-                now + ttl,
-                payload.clone(),
-            )
+            d.key
+                .seal(
+                    Way::Down,
+                    i as u32,
+                    d.down_seq,
+                    now,
+                    now + ttl,
+                    payload.clone(),
+                )
+                .ok()
         };
+        let sealed: Option<Vec<Vec<u8>>> = match &msg.body {
+            DispatchMsg::Heartbeat => seal(d, self.cfg.datagram_ttl_us).map(|f| vec![f]),
+            DispatchMsg::EStop(_) => std::iter::once(self.cfg.command_ttl_us)
+                .chain((0..self.cfg.estop_repeats).map(|_| self.cfg.datagram_ttl_us))
+                .map(|ttl| seal(d, ttl))
+                .collect(),
+            _ => seal(d, self.cfg.command_ttl_us).map(|f| vec![f]),
+        };
+        let Some(mut sealed) = sealed else {
+            self.stats.unencodable += 1;
+            return;
+        };
+        self.stats.down_msgs += 1;
+        self.stats.down_bytes += bytes;
         match &msg.body {
             DispatchMsg::Heartbeat => {
                 self.kpi.heartbeats_down_sent += 1;
-                let sealed = seal(d, self.cfg.datagram_ttl_us);
+                let sealed = sealed.remove(0);
                 if let Some(c) = conn.and_then(|h| self.sconns.get_mut(&h)) {
                     let _ = c.c.conn.datagrams().send(Bytes::from(sealed), true);
                 }
             }
             DispatchMsg::EStop(_) => {
-                let on_stream = seal(d, self.cfg.command_ttl_us);
-                let copies: Vec<Vec<u8>> = (0..self.cfg.estop_repeats)
-                    .map(|_| seal(d, self.cfg.datagram_ttl_us))
-                    .collect();
+                let copies = sealed.split_off(1);
+                let on_stream = sealed.remove(0);
                 if let Some(c) = conn.and_then(|h| self.sconns.get_mut(&h)) {
                     if let Some(id) = c.c.conn.streams().open(Dir::Uni) {
                         let _ = c.c.conn.send_stream(id).set_priority(100);
@@ -1093,13 +844,12 @@ impl<C: Channel> SimQuicTransport<C> {
                 }
                 for (k, copy) in copies.into_iter().enumerate() {
                     let at = now + k as u64 * self.cfg.estop_repeat_us;
-                    self.next_repeat += 1;
-                    self.repeats.insert((at, self.next_repeat), (i, copy));
+                    self.sched.repeat(at, i, copy);
                 }
             }
             _ => {
                 self.kpi.commands_sent += 1;
-                let sealed = seal(d, self.cfg.command_ttl_us);
+                let sealed = sealed.remove(0);
                 match conn.and_then(|h| self.sconns.get_mut(&h)) {
                     Some(c) if c.c.tx.is_some() => {
                         if let Some(id) = c.c.tx {
@@ -1117,11 +867,7 @@ impl<C: Channel> SimQuicTransport<C> {
 
     /// Safety counters at the trucks, summed.
     pub fn truck_safety(&self) -> SafetyCounters {
-        let mut s = SafetyCounters::default();
-        for t in &self.trucks {
-            s.add(&t.safety);
-        }
-        s
+        self.safety().safety_at_trucks
     }
 
     /// Safety counters at the dispatcher.
@@ -1130,23 +876,17 @@ impl<C: Channel> SimQuicTransport<C> {
     }
 }
 
-fn self_to_us(base: Instant, i: Instant) -> u64 {
-    let ns = i.saturating_duration_since(base).as_nanos();
-    ns.div_ceil(1000) as u64
-}
-
-/// Fills `k`'s command-latency p50, p99 and max (ms) from latencies in microseconds.
-pub(crate) fn set_command_latency(k: &mut NetKpis, latencies_us: &[u64]) {
-    let mut l = latencies_us.to_vec();
-    l.sort_unstable();
-    let at = |p: f64| {
-        l.len().checked_sub(1).map_or(0.0, |last| {
-            l[((last as f64 * p).round() as usize).min(last)] as f64 / 1000.0
-        })
-    };
-    k.command_latency_p50_ms = at(0.5);
-    k.command_latency_p99_ms = at(0.99);
-    k.command_latency_max_ms = l.last().map_or(0.0, |x| *x as f64 / 1000.0);
+impl<C> SafetyLayer for SimQuicTransport<C> {
+    fn safety(&self) -> SafetyReport {
+        let mut at_trucks = SafetyCounters::default();
+        for t in &self.trucks {
+            at_trucks.add(&t.safety);
+        }
+        SafetyReport {
+            safety_at_dispatcher: self.safety_disp,
+            safety_at_trucks: at_trucks,
+        }
+    }
 }
 
 impl<C: Channel> Transport for SimQuicTransport<C> {
@@ -1235,8 +975,6 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
                 k.radio_link_failures += u64::from(m.radio_link_failures);
             }
         }
-        k.safety_at_dispatcher = self.safety_disp;
-        k.safety_at_trucks = self.truck_safety();
         Some(k)
     }
     fn drain_link_events(&mut self) -> Vec<LinkUpDown> {
@@ -1245,8 +983,7 @@ impl<C: Channel> Transport for SimQuicTransport<C> {
     fn name(&self) -> &'static str {
         "quic-sim"
     }
-    fn script_outage(&mut self, truck: u32, from: SimTime, until: SimTime) -> bool {
-        self.add_outage(truck as usize, from, until);
-        true
+    fn safety_layer(&self) -> Option<&dyn SafetyLayer> {
+        Some(self)
     }
 }

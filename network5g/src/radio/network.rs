@@ -1,11 +1,14 @@
 //! Cells over a terrain: per-link measurements (path loss, LOS, shadowing, RSRP), SINR and
 //! cell capacity.
 
-use crate::config::{ConfigError, NlosModel, RadioConfig};
-use crate::pathloss::{knife_edge_loss_db, AntennaPattern, RmaParams};
-use crate::phy::{dbm_to_mw, mw_to_dbm, noise_power_dbm, spectral_efficiency, Direction, TddFrame};
-use crate::shadowing::{derive_seed, ShadowingField};
-use crate::terrain::{ray_profile, Point3, TerrainProfile};
+use crate::radio::config::{ConfigError, NlosModel, RadioConfig};
+use crate::radio::pathloss::{knife_edge_loss_db, AntennaPattern, RmaParams};
+use crate::radio::phy::{
+    dbm_to_mw, mw_to_dbm, noise_power_dbm, spectral_efficiency, Direction, TddFrame,
+};
+use crate::radio::shadowing::ShadowingField;
+use crate::radio::terrain::{ray_profile, Point3, TerrainProfile};
+use site::seed::{derive, Stream};
 
 /// Index of a cell in [`RadioConfig::cells`].
 #[derive(
@@ -20,9 +23,6 @@ impl CellId {
     }
 }
 
-/// Seed stream label of the per-cell shadowing fields.
-const STREAM_SHADOWING: u64 = 1;
-
 /// TR 38.901 RMa validity range of h_BS, metres; the effective height is clamped to it.
 const RMA_H_BS_RANGE: (f64, f64) = (10.0, 150.0);
 
@@ -32,7 +32,7 @@ pub struct Cell {
     /// Its id (index).
     pub id: CellId,
     /// Its configuration.
-    pub config: crate::config::CellSiteConfig,
+    pub config: crate::radio::config::CellSiteConfig,
     /// Antenna (mast top) position.
     pub antenna: Point3,
     pattern: AntennaPattern,
@@ -105,7 +105,7 @@ impl<T: TerrainProfile> CellNetwork<T> {
                         max_attenuation_db: prop.max_pattern_attenuation_db,
                     },
                     shadowing: ShadowingField::new(
-                        derive_seed(seed, STREAM_SHADOWING, i as u64),
+                        derive(seed, Stream::RadioShadowing, i as u64),
                         prop.correlation_distance_m,
                     ),
                 }

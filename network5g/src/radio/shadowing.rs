@@ -68,15 +68,3 @@ impl ShadowingField {
                 .sum::<f64>()
     }
 }
-
-/// SplitMix64 finaliser: mixes a seed with a stream label and an index into an independent
-/// seed for a sub-generator.
-pub fn derive_seed(seed: u64, stream: u64, index: u64) -> u64 {
-    let mut z = seed
-        ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03).rotate_left(29);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}

@@ -4,9 +4,9 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::network::{CellId, CellMeasurement, CellNetwork};
-use crate::phy::{harq_bler, Direction};
-use crate::terrain::TerrainProfile;
+use crate::radio::network::{CellId, CellMeasurement, CellNetwork};
+use crate::radio::phy::{harq_bler, Direction};
+use crate::radio::terrain::TerrainProfile;
 
 /// Identifies a UE (truck modem) inside a [`crate::RadioSim`].
 #[derive(
