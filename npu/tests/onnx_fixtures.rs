@@ -116,12 +116,12 @@ fn unsupported_op_names_op_and_node() {
     let e = import_onnx(&fixture("unsupported.onnx")).unwrap_err();
     match &e {
         NpuError::UnsupportedOp { op_type, node } => {
-            assert_eq!(op_type, "Erf");
-            assert_eq!(node, "erf_node");
+            assert_eq!(op_type, "NonZero");
+            assert_eq!(node, "nonzero_node");
         }
         other => panic!("unexpected {other}"),
     }
-    assert!(e.to_string().contains("Erf") && e.to_string().contains("erf_node"));
+    assert!(e.to_string().contains("NonZero") && e.to_string().contains("nonzero_node"));
 }
 
 #[test]

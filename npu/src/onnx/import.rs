@@ -1,4 +1,7 @@
-//! ONNX → IR importer (opsets 13–17 of the default domain).
+//! ONNX → IR importer (opsets 11–23 of the default domain). An op's semantics follow the
+//! model's opset where the spec changed them (attributes that became inputs: Split `split`,
+//! Squeeze/Unsqueeze `axes` and ReduceSum `axes` at 13, the other reductions' `axes` at 18,
+//! Softmax/LogSoftmax's 2-D coercion before 13...).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +14,7 @@ use crate::ir::{AutoPad, DType, Dim, Graph, Layout, Node, Tensor, TensorInfo};
 use crate::ops;
 
 /// Lowest and highest default-domain opsets accepted.
-pub const OPSET_RANGE: (i64, i64) = (13, 17);
+pub const OPSET_RANGE: (i64, i64) = (11, 23);
 
 fn malformed(detail: impl Into<String>) -> NpuError {
     NpuError::Malformed {
@@ -44,14 +47,15 @@ pub fn dtype_from_onnx(code: i32, ctx: &str) -> Result<DType> {
     Ok(match code {
         1 | 11 => DType::F32,
         10 => DType::F16,
-        3 => DType::I8,
+        // bool is held as int8 0/1
+        3 | 9 => DType::I8,
         6 => DType::I32,
         7 => DType::I64,
         other => {
             return Err(NpuError::unsupported(
                 ctx,
                 format!(
-                "ONNX element type {other} (supported: float, float16, double, int8, int32, int64)"
+                "ONNX element type {other} (supported: float, float16, double, int8, bool, int32, int64)"
             ),
             ))
         }
@@ -128,7 +132,7 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor> {
             };
             Tensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(arr_err)?)
         }
-        3 => {
+        3 | 9 => {
             let v: Vec<i8> = if let Some(r) = raw {
                 check(r.len(), 1)?;
                 r.iter().map(|&b| b as i8).collect()
@@ -434,6 +438,132 @@ fn constant_node_value(n: &NodeProto, name: &str) -> Result<Tensor> {
     }
 }
 
+/// ConstantOfShape and Range, evaluated while importing: their operands must be constants
+/// (shape-driven subgraphs fold to constants first), and the result is capped at
+/// `MAX_FOLD_ELEMENTS`.
+fn fold_generator(n: &NodeProto, name: &str, consts: &BTreeMap<String, Tensor>) -> Result<Tensor> {
+    let cap = crate::compiler::const_fold::MAX_FOLD_ELEMENTS;
+    let input = |i: usize| -> Result<&Tensor> {
+        let s = n
+            .inputs
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| malformed(format!("{} `{name}` lacks input #{i}", n.op_type)))?;
+        consts.get(s).ok_or_else(|| {
+            NpuError::unsupported(
+                name,
+                format!(
+                    "{} input #{i} (`{s}`) must be a constant (it is folded at compile time)",
+                    n.op_type
+                ),
+            )
+        })
+    };
+    let too_big =
+        || NpuError::unsupported(name, format!("{} result above {cap} elements", n.op_type));
+    if n.op_type == "ConstantOfShape" {
+        let dims = input(0)?.to_i64_vec(name)?;
+        let shape: Vec<usize> = dims
+            .iter()
+            .map(|&d| {
+                usize::try_from(d).map_err(|_| malformed(format!("negative dim in `{name}`")))
+            })
+            .collect::<Result<_>>()?;
+        let len = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&l| l <= cap)
+            .ok_or_else(too_big)?;
+        let value = match n.attributes.iter().find(|a| a.name == "value") {
+            Some(a) => tensor_from_proto(
+                a.t.as_ref()
+                    .ok_or_else(|| malformed(format!("`{name}` value is not a tensor")))?,
+            )?,
+            None => Tensor::from_f32(&[1], vec![0.0])?,
+        };
+        if value.len() != 1 {
+            return Err(malformed(format!("`{name}` value must hold one element")));
+        }
+        let arr_err = |e: ndarray::ShapeError| malformed(format!("`{name}`: {e}"));
+        return Ok(match value {
+            Tensor::F32(a) => Tensor::F32(
+                ArrayD::from_shape_vec(
+                    IxDyn(&shape),
+                    vec![a.iter().copied().next().unwrap_or(0.0); len],
+                )
+                .map_err(arr_err)?,
+            ),
+            Tensor::I8(a) => Tensor::I8(
+                ArrayD::from_shape_vec(
+                    IxDyn(&shape),
+                    vec![a.iter().copied().next().unwrap_or(0); len],
+                )
+                .map_err(arr_err)?,
+            ),
+            Tensor::I32(a) => Tensor::I32(
+                ArrayD::from_shape_vec(
+                    IxDyn(&shape),
+                    vec![a.iter().copied().next().unwrap_or(0); len],
+                )
+                .map_err(arr_err)?,
+            ),
+            Tensor::I64(a) => Tensor::I64(
+                ArrayD::from_shape_vec(
+                    IxDyn(&shape),
+                    vec![a.iter().copied().next().unwrap_or(0); len],
+                )
+                .map_err(arr_err)?,
+            ),
+        });
+    }
+    // Range(start, limit, delta): ceil((limit - start) / delta) elements.
+    let (s, l, d) = (input(0)?, input(1)?, input(2)?);
+    match s {
+        Tensor::F32(_) => {
+            let (s, l, d) = (s.to_f32_vec(), l.to_f32_vec(), d.to_f32_vec());
+            let (s, l, d) = (
+                s.first().copied().unwrap_or(0.0),
+                l.first().copied().unwrap_or(0.0),
+                d.first().copied().unwrap_or(0.0),
+            );
+            let count = ((l - s) / d).ceil();
+            if !count.is_finite() || d == 0.0 {
+                return Err(malformed(format!("Range `{name}` with delta {d}")));
+            }
+            let count = count.max(0.0) as usize;
+            if count > cap {
+                return Err(too_big());
+            }
+            Tensor::from_f32(&[count], (0..count).map(|i| s + i as f32 * d).collect())
+        }
+        _ => {
+            let first = |t: &Tensor| -> Result<i64> {
+                t.to_i64_vec(name)?
+                    .first()
+                    .copied()
+                    .ok_or_else(|| malformed(format!("empty Range operand in `{name}`")))
+            };
+            let (s0, l0, d0) = (first(s)?, first(l)?, first(d)?);
+            if d0 == 0 {
+                return Err(malformed(format!("Range `{name}` with delta 0")));
+            }
+            let span = i128::from(l0) - i128::from(s0);
+            let count =
+                usize::try_from((span + i128::from(d0) - i128::from(d0.signum())) / i128::from(d0))
+                    .unwrap_or(0);
+            if count > cap {
+                return Err(too_big());
+            }
+            let v: Vec<i64> = (0..count as i64).map(|i| s0 + i * d0).collect();
+            let t = Tensor::from_i64(&[count], v)?;
+            Ok(match s {
+                Tensor::I32(_) => crate::ops::cast(&t, DType::I32, false),
+                _ => t,
+            })
+        }
+    }
+}
+
 /// Parses an ONNX model file into a validated, topologically sorted graph.
 pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
     let m = ModelProto::decode(bytes)?;
@@ -443,16 +573,24 @@ pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
         .find(|(d, _)| d.is_empty() || d == "ai.onnx")
         .map(|(_, v)| *v)
         .ok_or_else(|| malformed("no default-domain opset_import"))?;
+    let gp = m.graph.ok_or_else(|| malformed("model has no graph"))?;
     if opset < OPSET_RANGE.0 || opset > OPSET_RANGE.1 {
+        // Name the first op the model would need at that opset, so the error says what and
+        // at which version (the whole model shares one default-domain opset).
+        let (op, node) = gp
+            .nodes
+            .first()
+            .map(|n| (n.op_type.as_str(), n.name.as_str()))
+            .unwrap_or(("model", "model"));
+        let node = if node.is_empty() { op } else { node };
         return Err(NpuError::unsupported(
-            "model",
+            node,
             format!(
-                "opset {opset} (supported {}..={})",
+                "{op} at default-domain opset {opset} (supported {}..={}; convert older models with onnx.version_converter)",
                 OPSET_RANGE.0, OPSET_RANGE.1
             ),
         ));
     }
-    let gp = m.graph.ok_or_else(|| malformed("model has no graph"))?;
     let mut consts: BTreeMap<String, Tensor> = BTreeMap::new();
     for t in &gp.initializers {
         consts.insert(t.name.clone(), tensor_from_proto(t)?);
@@ -481,6 +619,17 @@ pub fn import_onnx(bytes: &[u8]) -> Result<Graph> {
                 .first()
                 .ok_or_else(|| malformed(format!("Constant `{name}` has no output")))?;
             consts.insert(out.clone(), constant_node_value(n, &name)?);
+            continue;
+        }
+        if (n.domain.is_empty() || n.domain == "ai.onnx")
+            && matches!(n.op_type.as_str(), "ConstantOfShape" | "Range")
+        {
+            let out = n
+                .outputs
+                .first()
+                .ok_or_else(|| malformed(format!("{} `{name}` has no output", n.op_type)))?;
+            let t = fold_generator(n, &name, &consts)?;
+            consts.insert(out.clone(), t);
             continue;
         }
         let node = convert_node(n, &name, &consts, opset)?;
