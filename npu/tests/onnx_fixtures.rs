@@ -217,3 +217,25 @@ fn exported_outputs_carry_inferred_shapes_with_symbolic_batch() {
     );
     assert_eq!(back.inputs[0].shape[0], Dim::Dynamic("N".into()));
 }
+
+#[test]
+fn opset18_model_imports_without_conversion() {
+    // Split by num_outputs, ReduceMean axes as an input, LayerNormalization, Where, and a
+    // Shape -> ConstantOfShape subgraph folded at import.
+    let (g, _, _) = load("opset18");
+    assert!(
+        !g.nodes.iter().any(|n| matches!(n.op, npu::ir::Op::Shape)),
+        "the Shape of a static input folds to a constant"
+    );
+    check("opset18");
+}
+
+#[test]
+fn opset_below_range_names_op_and_version() {
+    let e = import_onnx(&fixture("opset10.onnx")).unwrap_err();
+    let s = e.to_string();
+    assert!(
+        s.contains("Relu") && s.contains("opset 10") && s.contains("11..=23"),
+        "{s}"
+    );
+}
