@@ -359,7 +359,7 @@ fn cmd_run_onnx(
     println!(
         "latency on {}: {} us",
         profile.name,
-        m.latency_us(m.gears[0], &profile)?
+        m.latency_us(m.gears.first().copied().unwrap_or(1), &profile)?
     );
     Ok(())
 }
@@ -376,7 +376,7 @@ fn cmd_latency(model: &Path) -> Result<()> {
                 ..Default::default()
             };
             let m = compile(&g, &profile, &opts)?;
-            let gear = m.gears[0];
+            let gear = m.gears.first().copied().unwrap_or(1);
             let costs = m.kernel_costs(gear, &profile)?;
             let flops: u64 = costs.iter().map(|k| k.flops).sum();
             println!(
