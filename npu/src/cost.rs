@@ -149,6 +149,11 @@ impl CostCx<'_> {
         self.out_elems
     }
 
+    /// Number of present inputs.
+    pub fn has_inputs(&self) -> usize {
+        self.node.inputs.iter().filter(|s| !s.is_empty()).count()
+    }
+
     /// Whether declared input `i` is present.
     pub fn has(&self, i: usize) -> bool {
         self.node.inputs.get(i).is_some_and(|s| !s.is_empty())

@@ -43,6 +43,11 @@ impl<'a> EvalCx<'a> {
         self.node.inputs.len()
     }
 
+    /// Number of declared outputs.
+    pub fn output_count(&self) -> usize {
+        self.node.outputs.len()
+    }
+
     /// Input `i`, or an error when it is absent.
     pub fn input(&self, i: usize) -> Result<&'a Tensor> {
         self.opt(i).ok_or_else(|| {

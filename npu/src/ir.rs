@@ -383,6 +383,160 @@ pub enum BinaryOp {
     Mul,
     /// a / b
     Div,
+    /// a ^ b (ONNX Pow; integer exponents of integer bases are exact).
+    Pow,
+    /// max(a, b) (NaN propagates).
+    Max,
+    /// min(a, b) (NaN propagates).
+    Min,
+    /// x if x >= 0 else slope * x (ONNX PRelu: input 1 is the slope, broadcast).
+    PRelu,
+    /// Remainder (ONNX Mod, fmod = 0: the sign of the divisor, integers; fmod = 1: C fmod).
+    Mod {
+        /// C-style fmod (sign of the dividend).
+        fmod: bool,
+    },
+}
+
+/// Elementwise comparison or logic op; the result is a bool tensor (held as int8 0/1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompareOp {
+    /// a == b
+    Equal,
+    /// a < b
+    Less,
+    /// a <= b
+    LessOrEqual,
+    /// a > b
+    Greater,
+    /// a >= b
+    GreaterOrEqual,
+    /// a && b (bool inputs)
+    And,
+    /// a || b (bool inputs)
+    Or,
+    /// a ^ b (bool inputs)
+    Xor,
+}
+
+/// N-ary elementwise op with broadcasting over all inputs (ONNX Sum, Mean, Max, Min).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NaryOp {
+    /// Sum of all inputs.
+    Sum,
+    /// Mean of all inputs.
+    Mean,
+    /// Maximum.
+    Max,
+    /// Minimum.
+    Min,
+}
+
+/// Elementwise unary maths (f32; Neg, Abs and Sign also on integers; Not on bools).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum UnaryOp {
+    /// -x
+    Neg,
+    /// |x|
+    Abs,
+    /// e^x
+    Exp,
+    /// ln x
+    Log,
+    /// sqrt x
+    Sqrt,
+    /// 1 / x
+    Reciprocal,
+    /// floor
+    Floor,
+    /// ceil
+    Ceil,
+    /// round half to even
+    Round,
+    /// -1, 0 or 1
+    Sign,
+    /// Gauss error function
+    Erf,
+    /// sin
+    Sin,
+    /// cos
+    Cos,
+    /// x / (1 + |x|)
+    Softsign,
+    /// ln(1 + e^x)
+    Softplus,
+    /// x if x >= 0 else alpha (e^x - 1)
+    Elu(f32),
+    /// gamma (x if x > 0 else alpha (e^x - 1)); (alpha, gamma)
+    Selu(f32, f32),
+    /// max(0, min(1, alpha x + beta)); (alpha, beta)
+    HardSigmoid(f32, f32),
+    /// x * HardSigmoid(x) with alpha 1/6, beta 1/2
+    HardSwish,
+    /// x - bias if x > lambd, x + bias if x < -lambd, else 0; (bias, lambd)
+    Shrink(f32, f32),
+    /// x * tanh(softplus(x))
+    Mish,
+    /// x * Phi(x), exact erf form (ONNX Gelu, opset 20, approximate = none)
+    Gelu,
+    /// logical not (bool)
+    Not,
+}
+
+/// Kind of a reduction over axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReduceKind {
+    /// max
+    Max,
+    /// mean
+    Mean,
+    /// product
+    Prod,
+    /// sum of |x|
+    L1,
+    /// sqrt of the sum of squares
+    L2,
+    /// ln of the sum
+    LogSum,
+    /// ln of the sum of e^x (max-shifted)
+    LogSumExp,
+    /// sum of squares
+    SumSquare,
+}
+
+/// Pad mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PadMode {
+    /// Constant value.
+    Constant,
+    /// Mirror without repeating the edge.
+    Reflect,
+    /// Repeat the edge.
+    Edge,
+    /// Wrap around (opset 19).
+    Wrap,
+}
+
+/// Attributes of an N-D (1-D, 3-D, ...) convolution or pooling window; 2-D windows use
+/// [`ConvAttrs`] / [`PoolAttrs`] (the fused and int8 paths).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowNd {
+    /// Kernel size per spatial axis (pools; a conv takes it from the weight).
+    pub kernel: Vec<usize>,
+    /// Strides.
+    pub strides: Vec<usize>,
+    /// Pads: begins then ends (ONNX order).
+    pub pads: Vec<usize>,
+    /// Dilations.
+    pub dilations: Vec<usize>,
+    /// Auto padding mode.
+    pub auto_pad: AutoPad,
+    /// Conv group count (1 for pools).
+    pub group: usize,
+    /// Pools: ceil instead of floor for the output size.
+    pub ceil_mode: bool,
+    /// AveragePool: count padded cells in the divisor.
+    pub count_include_pad: bool,
 }
 
 /// Resize coordinate transformation.
@@ -527,6 +681,109 @@ pub enum Op {
     },
     /// Shape of the input as an i64 vector.
     Shape,
+    /// Elementwise unary maths.
+    Unary(UnaryOp),
+    /// Broadcasting comparison / logic (bool output held as int8 0/1).
+    Compare(CompareOp),
+    /// Broadcasting N-ary op over all inputs.
+    Nary(NaryOp),
+    /// Inputs: condition (bool), X, Y; broadcasting select.
+    Where,
+    /// LogSoftmax along one axis (opset 13 semantics).
+    LogSoftmax {
+        /// Axis.
+        axis: i64,
+    },
+    /// Softmax / LogSoftmax before opset 13: the input is coerced to 2-D at `axis` and the
+    /// normalisation runs over the flattened trailing dims.
+    SoftmaxCoerced {
+        /// Axis.
+        axis: i64,
+        /// LogSoftmax instead of Softmax.
+        log: bool,
+    },
+    /// Reduction over axes (empty = all).
+    Reduce {
+        /// Kind.
+        kind: ReduceKind,
+        /// Axes.
+        axes: Vec<i64>,
+        /// Keep reduced dims.
+        keepdims: bool,
+    },
+    /// Broadcast to a constant shape (numpy rules, ONNX Expand).
+    Expand {
+        /// Target shape.
+        shape: Vec<i64>,
+    },
+    /// Repeat along each axis.
+    Tile {
+        /// Repeats per axis.
+        repeats: Vec<usize>,
+    },
+    /// Strided slice with constant starts/ends/axes/steps.
+    Slice {
+        /// Starts.
+        starts: Vec<i64>,
+        /// Ends.
+        ends: Vec<i64>,
+        /// Axes (same length as starts).
+        axes: Vec<i64>,
+        /// Steps (non-zero).
+        steps: Vec<i64>,
+    },
+    /// Split along an axis into constant sizes (one output each).
+    Split {
+        /// Axis.
+        axis: i64,
+        /// Sizes (empty: equal parts, one per output).
+        split: Vec<usize>,
+    },
+    /// Pad with constant pads (begins then ends, one per axis).
+    Pad {
+        /// Pads.
+        pads: Vec<i64>,
+        /// Mode.
+        mode: PadMode,
+        /// Constant value.
+        value: f32,
+    },
+    /// Element type conversion.
+    Cast {
+        /// Target type (bool is int8 0/1).
+        to: DType,
+        /// Cast to bool: nonzero becomes 1.
+        to_bool: bool,
+    },
+    /// Inputs: X, scale, bias; per-channel normalisation over the spatial axes.
+    InstanceNormalization {
+        /// Epsilon.
+        epsilon: f32,
+    },
+    /// Inputs: X, scale, optional bias; normalisation over the axes from `axis` on.
+    LayerNormalization {
+        /// First normalised axis.
+        axis: i64,
+        /// Epsilon.
+        epsilon: f32,
+    },
+    /// Local response normalisation across channels.
+    Lrn {
+        /// Window size.
+        size: usize,
+        /// alpha.
+        alpha: f32,
+        /// beta.
+        beta: f32,
+        /// bias.
+        bias: f32,
+    },
+    /// N-D convolution (1-D, 3-D...); inputs X, W, optional B.
+    ConvNd(WindowNd),
+    /// N-D max pooling.
+    MaxPoolNd(WindowNd),
+    /// N-D average pooling.
+    AveragePoolNd(WindowNd),
     /// Copy of the input.
     Identity,
 }
@@ -544,6 +801,11 @@ impl Op {
             Op::Binary(BinaryOp::Sub) => "Sub",
             Op::Binary(BinaryOp::Mul) => "Mul",
             Op::Binary(BinaryOp::Div) => "Div",
+            Op::Binary(BinaryOp::Pow) => "Pow",
+            Op::Binary(BinaryOp::Max) => "Max",
+            Op::Binary(BinaryOp::Min) => "Min",
+            Op::Binary(BinaryOp::PRelu) => "PRelu",
+            Op::Binary(BinaryOp::Mod { .. }) => "Mod",
             Op::Act(Activation::Relu) => "Relu",
             Op::Act(Activation::LeakyRelu(_)) => "LeakyRelu",
             Op::Act(Activation::Sigmoid) => "Sigmoid",
@@ -568,7 +830,79 @@ impl Op {
             Op::QuantizeLinear { .. } => "QuantizeLinear",
             Op::DequantizeLinear { .. } => "DequantizeLinear",
             Op::Shape => "Shape",
+            Op::Unary(u) => u.type_name(),
+            Op::Compare(c) => match c {
+                CompareOp::Equal => "Equal",
+                CompareOp::Less => "Less",
+                CompareOp::LessOrEqual => "LessOrEqual",
+                CompareOp::Greater => "Greater",
+                CompareOp::GreaterOrEqual => "GreaterOrEqual",
+                CompareOp::And => "And",
+                CompareOp::Or => "Or",
+                CompareOp::Xor => "Xor",
+            },
+            Op::Nary(NaryOp::Sum) => "Sum",
+            Op::Nary(NaryOp::Mean) => "Mean",
+            Op::Nary(NaryOp::Max) => "Max",
+            Op::Nary(NaryOp::Min) => "Min",
+            Op::Where => "Where",
+            Op::LogSoftmax { .. } => "LogSoftmax",
+            Op::SoftmaxCoerced { log: false, .. } => "Softmax",
+            Op::SoftmaxCoerced { log: true, .. } => "LogSoftmax",
+            Op::Reduce { kind, .. } => match kind {
+                ReduceKind::Max => "ReduceMax",
+                ReduceKind::Mean => "ReduceMean",
+                ReduceKind::Prod => "ReduceProd",
+                ReduceKind::L1 => "ReduceL1",
+                ReduceKind::L2 => "ReduceL2",
+                ReduceKind::LogSum => "ReduceLogSum",
+                ReduceKind::LogSumExp => "ReduceLogSumExp",
+                ReduceKind::SumSquare => "ReduceSumSquare",
+            },
+            Op::Expand { .. } => "Expand",
+            Op::Tile { .. } => "Tile",
+            Op::Slice { .. } => "Slice",
+            Op::Split { .. } => "Split",
+            Op::Pad { .. } => "Pad",
+            Op::Cast { .. } => "Cast",
+            Op::InstanceNormalization { .. } => "InstanceNormalization",
+            Op::LayerNormalization { .. } => "LayerNormalization",
+            Op::Lrn { .. } => "LRN",
+            Op::ConvNd(_) => "Conv",
+            Op::MaxPoolNd(_) => "MaxPool",
+            Op::AveragePoolNd(_) => "AveragePool",
             Op::Identity => "Identity",
+        }
+    }
+}
+
+impl UnaryOp {
+    /// ONNX op type.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "Neg",
+            UnaryOp::Abs => "Abs",
+            UnaryOp::Exp => "Exp",
+            UnaryOp::Log => "Log",
+            UnaryOp::Sqrt => "Sqrt",
+            UnaryOp::Reciprocal => "Reciprocal",
+            UnaryOp::Floor => "Floor",
+            UnaryOp::Ceil => "Ceil",
+            UnaryOp::Round => "Round",
+            UnaryOp::Sign => "Sign",
+            UnaryOp::Erf => "Erf",
+            UnaryOp::Sin => "Sin",
+            UnaryOp::Cos => "Cos",
+            UnaryOp::Softsign => "Softsign",
+            UnaryOp::Softplus => "Softplus",
+            UnaryOp::Elu(_) => "Elu",
+            UnaryOp::Selu(..) => "Selu",
+            UnaryOp::HardSigmoid(..) => "HardSigmoid",
+            UnaryOp::HardSwish => "HardSwish",
+            UnaryOp::Shrink(..) => "Shrink",
+            UnaryOp::Mish => "Mish",
+            UnaryOp::Gelu => "Gelu",
+            UnaryOp::Not => "Not",
         }
     }
 }

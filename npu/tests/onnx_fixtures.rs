@@ -116,12 +116,12 @@ fn unsupported_op_names_op_and_node() {
     let e = import_onnx(&fixture("unsupported.onnx")).unwrap_err();
     match &e {
         NpuError::UnsupportedOp { op_type, node } => {
-            assert_eq!(op_type, "Erf");
-            assert_eq!(node, "erf_node");
+            assert_eq!(op_type, "NonZero");
+            assert_eq!(node, "nonzero_node");
         }
         other => panic!("unexpected {other}"),
     }
-    assert!(e.to_string().contains("Erf") && e.to_string().contains("erf_node"));
+    assert!(e.to_string().contains("NonZero") && e.to_string().contains("nonzero_node"));
 }
 
 #[test]
@@ -216,4 +216,26 @@ fn exported_outputs_carry_inferred_shapes_with_symbolic_batch() {
         vec![Dim::Dynamic("N".into()), Dim::Fixed(10)]
     );
     assert_eq!(back.inputs[0].shape[0], Dim::Dynamic("N".into()));
+}
+
+#[test]
+fn opset18_model_imports_without_conversion() {
+    // Split by num_outputs, ReduceMean axes as an input, LayerNormalization, Where, and a
+    // Shape -> ConstantOfShape subgraph folded at import.
+    let (g, _, _) = load("opset18");
+    assert!(
+        !g.nodes.iter().any(|n| matches!(n.op, npu::ir::Op::Shape)),
+        "the Shape of a static input folds to a constant"
+    );
+    check("opset18");
+}
+
+#[test]
+fn opset_below_range_names_op_and_version() {
+    let e = import_onnx(&fixture("opset10.onnx")).unwrap_err();
+    let s = e.to_string();
+    assert!(
+        s.contains("Relu") && s.contains("opset 10") && s.contains("11..=23"),
+        "{s}"
+    );
 }

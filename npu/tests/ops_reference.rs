@@ -222,7 +222,7 @@ proptest! {
         for i in 0..d0 { for j in 0..d1 { for l in 0..d2 {
             let bv = b[[if bshape[1] == 1 { 0 } else { j }, if bshape[2] == 1 { 0 } else { l }]];
             let av = a[[i, j, l]];
-            let want = match op { BinaryOp::Add => av + bv, BinaryOp::Sub => av - bv, BinaryOp::Mul => av * bv, BinaryOp::Div => av / bv };
+            let want = match op { BinaryOp::Add => av + bv, BinaryOp::Sub => av - bv, BinaryOp::Mul => av * bv, BinaryOp::Div => av / bv, _ => unreachable!() };
             prop_assert_eq!(y[[i, j, l]], want);
         }}}
     }

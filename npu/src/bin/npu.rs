@@ -71,6 +71,29 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         submit_us: u64,
     },
+    /// Import an ONNX model, compile it (fp32 by default) and run it on `.npy` inputs in one
+    /// step, writing `<output name>.npy` files (what the conformance runner calls per case).
+    RunOnnx {
+        /// Input ONNX model.
+        model: PathBuf,
+        /// Input `.npy` (`path` for a single-input model, or `name=path`); repeatable.
+        #[arg(long)]
+        input: Vec<String>,
+        /// Target device profile.
+        #[arg(long, default_value = "ascend310")]
+        device: String,
+        /// Precision: fp32, fp16 (int8 needs calibration: use `compile`).
+        #[arg(long, default_value = "fp32")]
+        precision: String,
+        /// Directory for the outputs.
+        #[arg(long, default_value = ".")]
+        output: PathBuf,
+    },
+    /// Cost-model latency of an ONNX model on every built-in device profile (fp32, fp16).
+    Latency {
+        /// Input ONNX model.
+        model: PathBuf,
+    },
     /// Describe a compiled model: ops, parameters, FLOPs and estimated latency per gear.
     Info {
         /// Compiled model file.
@@ -266,6 +289,107 @@ fn cmd_run(
     Ok(())
 }
 
+fn read_inputs(names: &[String], inputs: &[String]) -> Result<BTreeMap<String, Tensor>> {
+    let mut sample: BTreeMap<String, Tensor> = BTreeMap::new();
+    for spec in inputs {
+        let (name, path) = match spec.split_once('=') {
+            Some((n, p)) => (n.to_string(), p),
+            None => {
+                if names.len() != 1 {
+                    return Err(NpuError::ShapeMismatch {
+                        node: spec.clone(),
+                        detail: "the model has several inputs: use --input name=path".into(),
+                    });
+                }
+                (names[0].clone(), spec.as_str())
+            }
+        };
+        if !names.contains(&name) {
+            return Err(NpuError::ShapeMismatch {
+                node: name,
+                detail: "the model has no such input".into(),
+            });
+        }
+        sample.insert(name, npy::read_npy(&read(Path::new(path))?)?);
+    }
+    Ok(sample)
+}
+
+fn parse_precision(precision: &str) -> Result<Precision> {
+    Precision::parse(precision).ok_or_else(|| {
+        NpuError::unsupported(
+            "--precision",
+            format!("`{precision}` (use fp32, fp16 or int8)"),
+        )
+    })
+}
+
+fn cmd_run_onnx(
+    model: &Path,
+    inputs: &[String],
+    device: &str,
+    precision: &str,
+    output: &Path,
+) -> Result<()> {
+    let profile = profile(device)?;
+    let prec = parse_precision(precision)?;
+    if prec == Precision::Int8 {
+        return Err(NpuError::Calibration(
+            "run-onnx compiles without calibration: use fp32 or fp16 (or `npu compile --precision int8`)".into(),
+        ));
+    }
+    let g = onnx::import_onnx(&read(model)?)?;
+    let names: Vec<String> = g.inputs.iter().map(|i| i.name.clone()).collect();
+    let sample = read_inputs(&names, inputs)?;
+    let opts = CompileOptions {
+        precision: prec,
+        ..Default::default()
+    };
+    let m = compile(&g, &profile, &opts)?;
+    let outs = m.run(&sample)?;
+    std::fs::create_dir_all(output).map_err(|e| NpuError::io(output, e))?;
+    for o in &m.graph.outputs {
+        let t = outs
+            .get(&o.name)
+            .ok_or_else(|| NpuError::Runtime(format!("output `{}` not produced", o.name)))?;
+        let p = output.join(format!("{}.npy", safe_name(&o.name)));
+        std::fs::write(&p, npy::write_npy(t)).map_err(|e| NpuError::io(&p, e))?;
+        println!("{} {:?} -> {}", o.name, t.shape(), p.display());
+    }
+    println!(
+        "latency on {}: {} us",
+        profile.name,
+        m.latency_us(m.gears.first().copied().unwrap_or(1), &profile)?
+    );
+    Ok(())
+}
+
+fn cmd_latency(model: &Path) -> Result<()> {
+    let g = onnx::import_onnx(&read(model)?)?;
+    println!("| device | precision | kernels | GFLOP | latency (us) |");
+    println!("|---|---|---:|---:|---:|");
+    for dev in ["ascend310", "ascend310p", "ascend910b"] {
+        let profile = DeviceProfile::builtin(dev)?;
+        for prec in [Precision::Fp32, Precision::Fp16] {
+            let opts = CompileOptions {
+                precision: prec,
+                ..Default::default()
+            };
+            let m = compile(&g, &profile, &opts)?;
+            let gear = m.gears.first().copied().unwrap_or(1);
+            let costs = m.kernel_costs(gear, &profile)?;
+            let flops: u64 = costs.iter().map(|k| k.flops).sum();
+            println!(
+                "| {dev} | {prec:?} | {} | {:.3} | {} |",
+                costs.len(),
+                flops as f64 / 1e9,
+                npu::cost::total_latency_us(&costs)
+            );
+        }
+    }
+    Ok(())
+}
+
 fn cmd_info(model: &Path, device: Option<&str>) -> Result<()> {
     let bytes = read(model)?;
     let m = om::read(&bytes)?;
@@ -344,6 +468,14 @@ fn main() -> ExitCode {
             profile.as_deref(),
             submit_us,
         ),
+        Cmd::RunOnnx {
+            model,
+            input,
+            device,
+            precision,
+            output,
+        } => cmd_run_onnx(&model, &input, &device, &precision, &output),
+        Cmd::Latency { model } => cmd_latency(&model),
         Cmd::Info { model, device } => cmd_info(&model, device.as_deref()),
     };
     match res {

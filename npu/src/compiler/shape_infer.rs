@@ -58,6 +58,11 @@ impl<'a> InferCx<'a> {
         self.node.inputs.len()
     }
 
+    /// Number of declared outputs.
+    pub fn output_count(&self) -> usize {
+        self.node.outputs.len()
+    }
+
     /// Type of input 0 (present for every node that reaches a family).
     pub fn x(&self) -> &'a ValueType {
         self.x

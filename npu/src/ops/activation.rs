@@ -1,5 +1,6 @@
 //! Activation family: elementwise activations (Relu, LeakyRelu, Sigmoid, Tanh, Clip; the
-//! same functions serve as fused Conv/Gemm epilogues) and Softmax.
+//! same functions serve as fused Conv/Gemm epilogues), Softmax and LogSoftmax (opset 13
+//! semantics, and the 2-D coercion of earlier opsets).
 
 use ndarray::{ArrayD, Axis};
 
@@ -29,6 +30,44 @@ pub fn softmax(x: &ArrayD<f32>, axis: i64, ctx: &str) -> Result<ArrayD<f32>> {
         lane.mapv_inplace(|v| v / s);
     }
     Ok(y)
+}
+
+/// LogSoftmax along one axis: x - max - ln(sum(e^(x - max))), the sum in f64.
+pub fn log_softmax(x: &ArrayD<f32>, axis: i64, ctx: &str) -> Result<ArrayD<f32>> {
+    let ax = norm_axis(axis, x.ndim(), ctx)?;
+    let mut y = x.clone();
+    for mut lane in y.lanes_mut(Axis(ax)) {
+        let m = lane.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let s: f64 = lane.iter().map(|&v| f64::from(v - m).exp()).sum();
+        let ls = s.ln() as f32;
+        lane.mapv_inplace(|v| v - m - ls);
+    }
+    Ok(y)
+}
+
+/// Softmax / LogSoftmax before opset 13: coerce to 2-D `[prod(dims[..axis]),
+/// prod(dims[axis..])]`, normalise each row, restore the shape.
+pub fn softmax_coerced(x: &ArrayD<f32>, axis: i64, log: bool, ctx: &str) -> Result<ArrayD<f32>> {
+    let r = x.ndim();
+    let ax = if axis == r as i64 && r > 0 {
+        r
+    } else {
+        norm_axis(axis, r, ctx)?
+    };
+    let rows: usize = x.shape()[..ax].iter().product();
+    let cols: usize = x.shape()[ax..].iter().product();
+    let flat = x
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(ndarray::IxDyn(&[rows, cols]))
+        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+    let y = if log {
+        log_softmax(&flat, 1, ctx)?
+    } else {
+        softmax(&flat, 1, ctx)?
+    };
+    y.into_shape_with_order(ndarray::IxDyn(x.shape()))
+        .map_err(|e| NpuError::shape(ctx, e.to_string()))
 }
 
 /// Writes activation `act` as its own ONNX node (`Clip` bounds become scalar initializers).
@@ -84,7 +123,15 @@ impl OpFamily for ActivationFamily {
     }
 
     fn onnx_types(&self) -> &'static [&'static str] {
-        &["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Softmax"]
+        &[
+            "Relu",
+            "LeakyRelu",
+            "Sigmoid",
+            "Tanh",
+            "Clip",
+            "Softmax",
+            "LogSoftmax",
+        ]
     }
 
     fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
@@ -106,17 +153,16 @@ impl OpFamily for ActivationFamily {
                     hi.unwrap_or(f32::MAX),
                 ))
             }
-            "Softmax" => {
-                if cx.opset() < 13 {
-                    return Err(NpuError::unsupported(
-                        cx.name(),
-                        "Softmax before opset 13 (2-D coercion semantics)",
-                    ));
-                }
-                Op::Softmax {
-                    axis: cx.i("axis", -1),
-                }
-            }
+            "Softmax" | "LogSoftmax" if cx.opset() < 13 => Op::SoftmaxCoerced {
+                axis: cx.i("axis", 1),
+                log: op_type == "LogSoftmax",
+            },
+            "Softmax" => Op::Softmax {
+                axis: cx.i("axis", -1),
+            },
+            "LogSoftmax" => Op::LogSoftmax {
+                axis: cx.i("axis", -1),
+            },
             _ => return Err(cx.unsupported_op()),
         })
     }
@@ -126,8 +172,13 @@ impl OpFamily for ActivationFamily {
         cx.float(x)?;
         match op {
             Op::Act(_) => {}
-            Op::Softmax { axis } => {
+            Op::Softmax { axis } | Op::LogSoftmax { axis } => {
                 norm_axis(*axis, x.shape.len(), cx.name())?;
+            }
+            Op::SoftmaxCoerced { axis, .. } => {
+                if *axis != x.shape.len() as i64 {
+                    norm_axis(*axis, x.shape.len(), cx.name())?;
+                }
             }
             _ => return Err(misrouted(self.name(), op)),
         }
@@ -138,6 +189,8 @@ impl OpFamily for ActivationFamily {
         let y = match op {
             Op::Act(a) => activation(cx.xf()?, *a),
             Op::Softmax { axis } => softmax(cx.xf()?, *axis, cx.name())?,
+            Op::LogSoftmax { axis } => log_softmax(cx.xf()?, *axis, cx.name())?,
+            Op::SoftmaxCoerced { axis, log } => softmax_coerced(cx.xf()?, *axis, *log, cx.name())?,
             _ => return Err(misrouted(self.name(), op)),
         };
         Ok(vec![Tensor::F32(y)])
@@ -165,13 +218,19 @@ impl OpFamily for ActivationFamily {
                 let input = node.inputs.first().cloned().unwrap_or_default();
                 export_activation(cx, name, *act, input, node.outputs[0].clone());
             }
-            Op::Softmax { axis } => cx.node(
+            Op::Softmax { axis } | Op::LogSoftmax { axis } => cx.node(
                 name,
-                "Softmax",
+                op.type_name(),
                 &node.inputs,
                 &node.outputs,
                 vec![attr("axis", A::I(*axis))],
             ),
+            Op::SoftmaxCoerced { .. } => {
+                return Err(NpuError::unsupported(
+                    name,
+                    "export of a pre-opset-13 Softmax (the exporter writes opset 17)",
+                ))
+            }
             _ => return Err(misrouted(self.name(), op)),
         }
         Ok(())

@@ -387,6 +387,9 @@ impl OpFamily for ConvFamily {
 
     fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
         let name = cx.name();
+        if op_type == "Conv" && super::convnd::spatial_rank(cx).is_some_and(|r| r != 2) {
+            return super::convnd::import_window(cx, op_type);
+        }
         let (k, s, p, d, ap) = cx.window_attrs()?;
         let op_pad = cx.usizes("output_padding", 2, 0)?;
         if cx.has("output_shape") {

@@ -1,13 +1,15 @@
-//! Elementwise family: numpy broadcasting and the broadcasting binaries Add/Sub/Mul/Div
-//! (f32, and wrapping i32/i64 with x / 0 = 0).
+//! Elementwise family: numpy broadcasting and the broadcasting binaries Add/Sub/Mul/Div/
+//! Pow/Max/Min/PRelu/Mod (f32, and wrapping i32/i64 with x / 0 = 0), the comparisons and
+//! logic ops (Equal, Less, Greater, ..., And/Or/Xor: bool output held as int8 0/1), the
+//! N-ary Sum/Mean/Max/Min and Where.
 
 use super::family::{misrouted, OpFamily};
 use crate::compiler::shape_infer::{InferCx, ValueType};
 use crate::cost::{CostClass, CostCx, Work};
 use crate::error::{NpuError, Result};
 use crate::exec::EvalCx;
-use crate::ir::{BinaryOp, Node, Op, Tensor};
-use crate::onnx::export::ExportCx;
+use crate::ir::{BinaryOp, CompareOp, DType, NaryOp, Node, Op, Tensor};
+use crate::onnx::export::{attr, ExportCx, A};
 use crate::onnx::import::ImportCx;
 use ndarray::{ArrayD, IxDyn, Zip};
 
@@ -73,6 +75,34 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor>
                             p.wrapping_div(q)
                         }
                     }
+                    BinaryOp::Pow => {
+                        if q < 0 {
+                            0
+                        } else {
+                            p.wrapping_pow(u32::try_from(q).unwrap_or(u32::MAX))
+                        }
+                    }
+                    BinaryOp::Max => p.max(q),
+                    BinaryOp::Min => p.min(q),
+                    BinaryOp::PRelu => {
+                        if p < 0 {
+                            p.wrapping_mul(q)
+                        } else {
+                            p
+                        }
+                    }
+                    BinaryOp::Mod { fmod } => {
+                        if q == 0 {
+                            0
+                        } else {
+                            let r = p.wrapping_rem(q);
+                            if !fmod && r != 0 && ((r < 0) != (q < 0)) {
+                                r.wrapping_add(q)
+                            } else {
+                                r
+                            }
+                        }
+                    }
                 },
                 ctx,
             )
@@ -87,9 +117,43 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor>
                 BinaryOp::Sub => p - q,
                 BinaryOp::Mul => p * q,
                 BinaryOp::Div => p / q,
+                BinaryOp::Pow => pow_f32(p, q),
+                BinaryOp::Max => {
+                    if p.is_nan() || q.is_nan() {
+                        f32::NAN
+                    } else {
+                        p.max(q)
+                    }
+                }
+                BinaryOp::Min => {
+                    if p.is_nan() || q.is_nan() {
+                        f32::NAN
+                    } else {
+                        p.min(q)
+                    }
+                }
+                BinaryOp::PRelu => {
+                    if p < 0.0 {
+                        p * q
+                    } else {
+                        p
+                    }
+                }
+                BinaryOp::Mod { fmod } => {
+                    let r = p % q;
+                    if !fmod && r != 0.0 && ((r < 0.0) != (q < 0.0)) {
+                        r + q
+                    } else {
+                        r
+                    }
+                }
             },
             ctx,
         )?)),
+        // Pow with an integer exponent of a float base.
+        (Tensor::F32(x), y) if op == BinaryOp::Pow => {
+            Ok(Tensor::F32(bin_generic(x, &y.to_f32(), pow_f32, ctx)?))
+        }
         (Tensor::I64(x), Tensor::I64(y)) => Ok(Tensor::I64(int_op!(x, y)?)),
         (Tensor::I32(x), Tensor::I32(y)) => Ok(Tensor::I32(int_op!(x, y)?)),
         _ => Err(NpuError::DTypeMismatch {
@@ -99,7 +163,131 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor>
     }
 }
 
-/// Broadcasting binaries.
+/// x^y in f64 rounded once (integral exponents of negative bases are exact as in C `pow`).
+fn pow_f32(x: f32, y: f32) -> f32 {
+    f64::from(x).powf(f64::from(y)) as f32
+}
+
+/// Broadcasting comparison or logic op; the result is a bool tensor (int8 0/1).
+pub fn compare(op: CompareOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor> {
+    fn cmp<T: Copy + PartialOrd + Default>(
+        op: CompareOp,
+        x: &ArrayD<T>,
+        y: &ArrayD<T>,
+        ctx: &str,
+    ) -> Result<ArrayD<i8>> {
+        let shape = broadcast_shape(x.shape(), y.shape(), ctx)?;
+        let xv = x
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
+        let yv = y
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
+        let z = T::default();
+        Ok(Zip::from(&xv).and(&yv).map_collect(|&p, &q| {
+            i8::from(match op {
+                CompareOp::Equal => p == q,
+                CompareOp::Less => p < q,
+                CompareOp::LessOrEqual => p <= q,
+                CompareOp::Greater => p > q,
+                CompareOp::GreaterOrEqual => p >= q,
+                CompareOp::And => p != z && q != z,
+                CompareOp::Or => p != z || q != z,
+                CompareOp::Xor => (p != z) != (q != z),
+            })
+        }))
+    }
+    let y = match (a, b) {
+        (Tensor::F32(x), Tensor::F32(y)) => cmp(op, x, y, ctx)?,
+        (Tensor::I8(x), Tensor::I8(y)) => cmp(op, x, y, ctx)?,
+        (Tensor::I32(x), Tensor::I32(y)) => cmp(op, x, y, ctx)?,
+        (Tensor::I64(x), Tensor::I64(y)) => cmp(op, x, y, ctx)?,
+        _ => {
+            return Err(NpuError::DTypeMismatch {
+                node: ctx.into(),
+                detail: format!("{:?} with {:?}", a.dtype(), b.dtype()),
+            })
+        }
+    };
+    Ok(Tensor::I8(y))
+}
+
+/// Broadcasting select: `cond ? x : y` (cond is a bool tensor, any nonzero is true).
+pub fn where_select(cond: &Tensor, x: &Tensor, y: &Tensor, ctx: &str) -> Result<Tensor> {
+    let c = match cond {
+        Tensor::I8(c) => c,
+        other => {
+            return Err(NpuError::DTypeMismatch {
+                node: ctx.into(),
+                detail: format!("Where condition must be bool, got {:?}", other.dtype()),
+            })
+        }
+    };
+    let shape = broadcast_shape(c.shape(), x.shape(), ctx)?;
+    let shape = broadcast_shape(&shape, y.shape(), ctx)?;
+    let cv = c
+        .broadcast(IxDyn(&shape))
+        .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
+    macro_rules! sel {
+        ($v:ident, $a:expr, $b:expr) => {{
+            let av = $a
+                .broadcast(IxDyn(&shape))
+                .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
+            let bv = $b
+                .broadcast(IxDyn(&shape))
+                .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
+            Tensor::$v(
+                Zip::from(&cv)
+                    .and(&av)
+                    .and(&bv)
+                    .map_collect(|&k, &p, &q| if k != 0 { p } else { q }),
+            )
+        }};
+    }
+    Ok(match (x, y) {
+        (Tensor::F32(a), Tensor::F32(b)) => sel!(F32, a, b),
+        (Tensor::I8(a), Tensor::I8(b)) => sel!(I8, a, b),
+        (Tensor::I32(a), Tensor::I32(b)) => sel!(I32, a, b),
+        (Tensor::I64(a), Tensor::I64(b)) => sel!(I64, a, b),
+        _ => {
+            return Err(NpuError::DTypeMismatch {
+                node: ctx.into(),
+                detail: format!("Where of {:?} and {:?}", x.dtype(), y.dtype()),
+            })
+        }
+    })
+}
+
+/// N-ary op over all inputs, folded left to right (Mean divides the sum once at the end).
+pub fn nary(op: NaryOp, xs: &[&Tensor], ctx: &str) -> Result<Tensor> {
+    let (first, rest) = xs
+        .split_first()
+        .ok_or_else(|| NpuError::shape(ctx, "N-ary op of nothing"))?;
+    let b = match op {
+        NaryOp::Sum | NaryOp::Mean => BinaryOp::Add,
+        NaryOp::Max => BinaryOp::Max,
+        NaryOp::Min => BinaryOp::Min,
+    };
+    let mut acc = (*first).clone();
+    for t in rest {
+        acc = binary(b, &acc, t, ctx)?;
+    }
+    if op == NaryOp::Mean {
+        let n = xs.len() as f32;
+        acc = match acc {
+            Tensor::F32(a) => Tensor::F32(a.mapv(|v| v / n)),
+            other => {
+                return Err(NpuError::DTypeMismatch {
+                    node: ctx.into(),
+                    detail: format!("Mean of {:?}", other.dtype()),
+                })
+            }
+        };
+    }
+    Ok(acc)
+}
+
+/// Broadcasting binaries, comparisons, N-ary ops and Where.
 pub struct ElementwiseFamily;
 
 impl OpFamily for ElementwiseFamily {
@@ -108,60 +296,152 @@ impl OpFamily for ElementwiseFamily {
     }
 
     fn onnx_types(&self) -> &'static [&'static str] {
-        &["Add", "Sub", "Mul", "Div"]
+        &[
+            "Add",
+            "Sub",
+            "Mul",
+            "Div",
+            "Pow",
+            "PRelu",
+            "Mod",
+            "Max",
+            "Min",
+            "Sum",
+            "Mean",
+            "Equal",
+            "Less",
+            "LessOrEqual",
+            "Greater",
+            "GreaterOrEqual",
+            "And",
+            "Or",
+            "Xor",
+            "Where",
+        ]
     }
 
     fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
-        Ok(Op::Binary(match op_type {
-            "Add" => BinaryOp::Add,
-            "Sub" => BinaryOp::Sub,
-            "Mul" => BinaryOp::Mul,
-            "Div" => BinaryOp::Div,
+        let n = cx.proto().inputs.len();
+        Ok(match op_type {
+            "Add" => Op::Binary(BinaryOp::Add),
+            "Sub" => Op::Binary(BinaryOp::Sub),
+            "Mul" => Op::Binary(BinaryOp::Mul),
+            "Div" => Op::Binary(BinaryOp::Div),
+            "Pow" => Op::Binary(BinaryOp::Pow),
+            "PRelu" => Op::Binary(BinaryOp::PRelu),
+            "Mod" => Op::Binary(BinaryOp::Mod {
+                fmod: cx.i("fmod", 0) != 0,
+            }),
+            "Max" if n == 2 => Op::Binary(BinaryOp::Max),
+            "Min" if n == 2 => Op::Binary(BinaryOp::Min),
+            "Max" => Op::Nary(NaryOp::Max),
+            "Min" => Op::Nary(NaryOp::Min),
+            "Sum" => Op::Nary(NaryOp::Sum),
+            "Mean" => Op::Nary(NaryOp::Mean),
+            "Equal" => Op::Compare(CompareOp::Equal),
+            "Less" => Op::Compare(CompareOp::Less),
+            "LessOrEqual" => Op::Compare(CompareOp::LessOrEqual),
+            "Greater" => Op::Compare(CompareOp::Greater),
+            "GreaterOrEqual" => Op::Compare(CompareOp::GreaterOrEqual),
+            "And" => Op::Compare(CompareOp::And),
+            "Or" => Op::Compare(CompareOp::Or),
+            "Xor" => Op::Compare(CompareOp::Xor),
+            "Where" => Op::Where,
             _ => return Err(cx.unsupported_op()),
-        }))
+        })
     }
 
     fn infer(&self, op: &Op, cx: &InferCx<'_>) -> Result<Vec<ValueType>> {
-        let Op::Binary(_) = op else {
-            return Err(misrouted(self.name(), op));
-        };
         let (ctx, x) = (cx.name(), cx.x());
-        let y = cx.input(1)?;
-        if x.dtype != y.dtype {
-            return Err(NpuError::DTypeMismatch {
-                node: ctx.into(),
-                detail: format!("{:?} with {:?}", x.dtype, y.dtype),
-            });
+        let mismatch = |a: DType, b: DType| NpuError::DTypeMismatch {
+            node: ctx.into(),
+            detail: format!("{a:?} with {b:?}"),
+        };
+        match op {
+            Op::Binary(b) => {
+                let y = cx.input(1)?;
+                let float = |d: DType| matches!(d, DType::F32 | DType::F16);
+                let pow_mixed = *b == BinaryOp::Pow && float(x.dtype);
+                if x.dtype != y.dtype && !pow_mixed && !(float(x.dtype) && float(y.dtype)) {
+                    return Err(mismatch(x.dtype, y.dtype));
+                }
+                cx.same(broadcast_shape(&x.shape, &y.shape, ctx)?)
+            }
+            Op::Compare(_) => {
+                let y = cx.input(1)?;
+                if x.dtype != y.dtype {
+                    return Err(mismatch(x.dtype, y.dtype));
+                }
+                cx.one(DType::I8, broadcast_shape(&x.shape, &y.shape, ctx)?)
+            }
+            Op::Nary(_) => {
+                let mut shape = x.shape.clone();
+                for i in 1..cx.input_count() {
+                    let y = cx.input(i)?;
+                    if x.dtype != y.dtype {
+                        return Err(mismatch(x.dtype, y.dtype));
+                    }
+                    shape = broadcast_shape(&shape, &y.shape, ctx)?;
+                }
+                cx.same(shape)
+            }
+            Op::Where => {
+                let (a, b) = (cx.input(1)?, cx.input(2)?);
+                if x.dtype != DType::I8 {
+                    return Err(NpuError::DTypeMismatch {
+                        node: ctx.into(),
+                        detail: format!("Where condition must be bool, got {:?}", x.dtype),
+                    });
+                }
+                if a.dtype != b.dtype {
+                    return Err(mismatch(a.dtype, b.dtype));
+                }
+                let s = broadcast_shape(&x.shape, &a.shape, ctx)?;
+                cx.one(a.dtype, broadcast_shape(&s, &b.shape, ctx)?)
+            }
+            _ => Err(misrouted(self.name(), op)),
         }
-        cx.same(broadcast_shape(&x.shape, &y.shape, ctx)?)
     }
 
     fn eval(&self, op: &Op, cx: &EvalCx<'_>) -> Result<Vec<Tensor>> {
-        let Op::Binary(b) = op else {
-            return Err(misrouted(self.name(), op));
-        };
-        Ok(vec![binary(*b, cx.x()?, cx.input(1)?, cx.name())?])
+        let ctx = cx.name();
+        Ok(vec![match op {
+            Op::Binary(b) => binary(*b, cx.x()?, cx.input(1)?, ctx)?,
+            Op::Compare(c) => compare(*c, cx.x()?, cx.input(1)?, ctx)?,
+            Op::Nary(n) => {
+                let xs: Vec<&Tensor> = (0..cx.input_count())
+                    .map(|i| cx.input(i))
+                    .collect::<Result<_>>()?;
+                nary(*n, &xs, ctx)?
+            }
+            Op::Where => where_select(cx.x()?, cx.input(1)?, cx.input(2)?, ctx)?,
+            _ => return Err(misrouted(self.name(), op)),
+        }])
     }
 
     fn cost_class(&self, _op: &Op) -> CostClass {
         CostClass::Vector
     }
 
-    fn work(&self, _op: &Op, cx: &CostCx<'_>) -> Work {
+    fn work(&self, op: &Op, cx: &CostCx<'_>) -> Work {
+        let per = match op {
+            Op::Binary(BinaryOp::Pow) => 4,
+            Op::Binary(BinaryOp::Mod { .. } | BinaryOp::PRelu) => 2,
+            Op::Nary(_) => cx.has_inputs().saturating_sub(1).max(1) as u64,
+            _ => 1,
+        };
         Work {
-            vector_ops: cx.out_elems(),
+            vector_ops: per * cx.out_elems(),
             ..Work::default()
         }
     }
 
     fn export(&self, op: &Op, node: &Node, cx: &mut ExportCx<'_>) -> Result<()> {
-        cx.node(
-            &node.name,
-            op.type_name(),
-            &node.inputs,
-            &node.outputs,
-            vec![],
-        );
+        let at = match op {
+            Op::Binary(BinaryOp::Mod { fmod }) => vec![attr("fmod", A::I(i64::from(*fmod)))],
+            _ => vec![],
+        };
+        cx.node(&node.name, op.type_name(), &node.inputs, &node.outputs, at);
         Ok(())
     }
 }

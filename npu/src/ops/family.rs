@@ -19,7 +19,8 @@ use crate::onnx::export::ExportCx;
 use crate::onnx::import::ImportCx;
 
 use super::{
-    activation, conv, elementwise, gather, matmul, norm, pool, quant, reduce, resize, shape,
+    activation, conv, convnd, elementwise, gather, matmul, movement, norm, pool, quant, reduce,
+    resize, shape, unary,
 };
 
 /// One family of ops: its ONNX mapping, shape inference, kernel and cost.
@@ -74,6 +75,9 @@ pub static FAMILIES: &[&dyn OpFamily] = &[
     &gather::GatherFamily,
     &quant::QuantFamily,
     &resize::ResizeFamily,
+    &unary::UnaryFamily,
+    &movement::MovementFamily,
+    &convnd::ConvNdFamily,
 ];
 
 /// The family that owns an IR op.
@@ -81,8 +85,21 @@ pub fn family(op: &Op) -> &'static dyn OpFamily {
     match op {
         Op::Conv(_) | Op::ConvTranspose(_) => &conv::ConvFamily,
         Op::MatMul | Op::Gemm(_) => &matmul::MatMulFamily,
-        Op::Binary(_) => &elementwise::ElementwiseFamily,
-        Op::Act(_) | Op::Softmax { .. } => &activation::ActivationFamily,
+        Op::Binary(_) | Op::Compare(_) | Op::Nary(_) | Op::Where => &elementwise::ElementwiseFamily,
+        Op::Act(_) | Op::Softmax { .. } | Op::LogSoftmax { .. } | Op::SoftmaxCoerced { .. } => {
+            &activation::ActivationFamily
+        }
+        Op::Unary(_) => &unary::UnaryFamily,
+        Op::Expand { .. }
+        | Op::Tile { .. }
+        | Op::Slice { .. }
+        | Op::Split { .. }
+        | Op::Pad { .. }
+        | Op::Cast { .. } => &movement::MovementFamily,
+        Op::InstanceNormalization { .. } | Op::LayerNormalization { .. } | Op::Lrn { .. } => {
+            &norm::NormFamily
+        }
+        Op::ConvNd(_) | Op::MaxPoolNd(_) | Op::AveragePoolNd(_) => &convnd::ConvNdFamily,
         Op::MaxPool(_) | Op::AveragePool(_) | Op::GlobalAveragePool => &pool::PoolFamily,
         Op::BatchNormalization { .. } => &norm::NormFamily,
         Op::Concat { .. }
@@ -93,9 +110,11 @@ pub fn family(op: &Op) -> &'static dyn OpFamily {
         | Op::Unsqueeze { .. }
         | Op::Shape
         | Op::Identity => &shape::ShapeFamily,
-        Op::ReduceMin { .. } | Op::ReduceSum { .. } | Op::ArgMin { .. } | Op::ArgMax { .. } => {
-            &reduce::ReduceFamily
-        }
+        Op::ReduceMin { .. }
+        | Op::ReduceSum { .. }
+        | Op::Reduce { .. }
+        | Op::ArgMin { .. }
+        | Op::ArgMax { .. } => &reduce::ReduceFamily,
         Op::Gather { .. } => &gather::GatherFamily,
         Op::QuantizeLinear { .. } | Op::DequantizeLinear { .. } => &quant::QuantFamily,
         Op::Resize { .. } => &resize::ResizeFamily,

@@ -5,12 +5,15 @@
 //! |---|---|
 //! | `conv` | Conv (im2col + GEMM, f32 or int8), ConvTranspose |
 //! | `matmul` | MatMul, Gemm, the exact i8×i8→i32 GEMMs |
-//! | `elementwise` | broadcasting Add/Sub/Mul/Div |
-//! | `activation` | Relu, LeakyRelu, Sigmoid, Tanh, Clip, Softmax |
+//! | `elementwise` | broadcasting Add/Sub/Mul/Div/Pow/Max/Min/PRelu/Mod, comparisons and logic (bool as int8 0/1), Sum/Mean/Max/Min, Where |
+//! | `activation` | Relu, LeakyRelu, Sigmoid, Tanh, Clip, Softmax, LogSoftmax (and their pre-13 2-D coercion) |
+//! | `unary` | Neg, Abs, Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, Sign, Erf, Sin, Cos, Softsign, Softplus, Elu, Selu, HardSigmoid, HardSwish, Shrink, Mish, Gelu, Not |
+//! | `movement` | Expand, Tile, Slice, Split, Pad, Cast |
 //! | `pool` | MaxPool, AveragePool, GlobalAveragePool |
-//! | `norm` | BatchNormalization |
+//! | `convnd` | 1-D / 3-D (N-D) Conv, MaxPool, AveragePool |
+//! | `norm` | BatchNormalization, InstanceNormalization, LayerNormalization, LRN |
 //! | `shape` | Concat, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Shape, Identity |
-//! | `reduce` | ReduceMin, ReduceSum, ArgMin, ArgMax |
+//! | `reduce` | ReduceMin, ReduceSum, ReduceMax/Mean/Prod/L1/L2/LogSum/LogSumExp/SumSquare, ArgMin, ArgMax |
 //! | `gather` | Gather |
 //! | `quant` | QuantizeLinear, DequantizeLinear, symmetric int8 rounding |
 //! | `resize` | nearest Resize |
@@ -24,32 +27,38 @@
 
 pub mod activation;
 pub mod conv;
+pub mod convnd;
 pub mod elementwise;
 pub mod family;
 pub mod gather;
 pub mod matmul;
+pub mod movement;
 pub mod norm;
 pub mod pool;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
 pub mod shape;
+pub mod unary;
 pub mod window;
 
-pub use activation::{activation, softmax};
+pub use activation::{activation, log_softmax, softmax, softmax_coerced};
 pub use conv::{conv2d, conv_geom, conv_transpose2d, conv_transpose_out, ConvGeom, Weights};
-pub use elementwise::{binary, broadcast_shape};
+pub use convnd::{conv_nd, pool_nd, window_nd_geom};
+pub use elementwise::{binary, broadcast_shape, compare, nary, where_select};
 pub use family::{family, onnx_family, OpFamily, FAMILIES};
 pub use gather::gather;
 pub use matmul::{gemm, gemm_i8, gemm_i8_scalar, matmul, matmul_shape, EXACT_F32_K_BLOCK};
-pub use norm::batch_norm;
+pub use movement::{cast, expand, pad, slice_indices, split_sizes, tile};
+pub use norm::{batch_norm, instance_norm, layer_norm, lrn};
 pub use pool::{global_avg_pool, pool2d, pool_geom};
 pub use quant::{dequantize_linear, quantize_linear, quantize_sym};
-pub use reduce::{arg_reduce, reduce, reduce_shape};
+pub use reduce::{arg_reduce, reduce, reduce_kind, reduce_shape};
 pub use resize::{resize_nearest, resize_shape};
 pub use shape::{
     concat, perm_or_reverse, reshape, reshape_target, squeeze_shape, transpose, unsqueeze_shape,
 };
+pub use unary::{erf64, unary, unary_f32};
 pub use window::{resolve_pads, window_out};
 
 use ndarray::ArrayD;

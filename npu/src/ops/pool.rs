@@ -140,6 +140,12 @@ impl OpFamily for PoolFamily {
         if outputs.len() > 1 && outputs.get(1).is_some_and(|s| !s.is_empty()) {
             return Err(NpuError::unsupported(name, "MaxPool indices output"));
         }
+        if super::convnd::spatial_rank(cx).is_some_and(|r| r != 2) {
+            if cx.proto().outputs.len() > 1 {
+                cx.keep_outputs(1);
+            }
+            return super::convnd::import_window(cx, op_type);
+        }
         let (k, s, p, d, ap) = cx.window_attrs()?;
         if !cx.has("kernel_shape") {
             return Err(cx.malformed(format!("`{name}` lacks kernel_shape")));

@@ -1,4 +1,9 @@
-//! Reduction family: ReduceMin / ReduceSum over axes and ArgMin / ArgMax along one axis.
+//! Reduction family: ReduceMin / ReduceSum over axes, the other reductions (ReduceMax,
+//! ReduceMean, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
+//! ReduceSumSquare; accumulated in f64 in a fixed order) and ArgMin / ArgMax along one axis.
+//!
+//! ONNX moved `axes` from an attribute to an input at opset 13 for ReduceSum and at opset 18
+//! for the others; the importer reads it where the model's opset puts it.
 
 use ndarray::{ArrayD, Axis};
 
@@ -8,7 +13,7 @@ use crate::compiler::shape_infer::{InferCx, ValueType};
 use crate::cost::{CostClass, CostCx, Work};
 use crate::error::{NpuError, Result};
 use crate::exec::EvalCx;
-use crate::ir::{DType, Node, Op, Tensor};
+use crate::ir::{DType, Node, Op, ReduceKind, Tensor};
 use crate::onnx::export::{attr, ExportCx, A};
 use crate::onnx::import::ImportCx;
 
@@ -66,6 +71,64 @@ pub fn reduce(
     Ok(y)
 }
 
+/// A reduction of kind `kind` over `axes` (empty = all), accumulated in f64 per output
+/// element in row-major order of the reduced elements.
+pub fn reduce_kind(
+    x: &ArrayD<f32>,
+    kind: ReduceKind,
+    axes: &[i64],
+    keep: bool,
+    ctx: &str,
+) -> Result<ArrayD<f32>> {
+    let ax = reduce_axes(x.ndim(), axes, ctx)?;
+    let kept: Vec<usize> = (0..x.ndim()).filter(|a| !ax.contains(a)).collect();
+    let perm: Vec<usize> = kept.iter().chain(ax.iter()).copied().collect();
+    let outer: usize = kept.iter().map(|&a| x.shape()[a]).product();
+    let inner: usize = ax.iter().map(|&a| x.shape()[a]).product();
+    if inner == 0 && matches!(kind, ReduceKind::Max) {
+        return Err(NpuError::shape(ctx, "ReduceMax over an empty axis"));
+    }
+    let xp = x.view().permuted_axes(ndarray::IxDyn(&perm));
+    let flat: Vec<f32> = xp.iter().copied().collect();
+    let mut out = Vec::with_capacity(outer);
+    for r in 0..outer {
+        let row = &flat[r * inner..(r + 1) * inner];
+        let v: f64 = match kind {
+            ReduceKind::Max => row
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(f64::from(b))),
+            ReduceKind::Mean => row.iter().map(|&v| f64::from(v)).sum::<f64>() / inner as f64,
+            ReduceKind::Prod => row.iter().map(|&v| f64::from(v)).product(),
+            ReduceKind::L1 => row.iter().map(|&v| f64::from(v).abs()).sum(),
+            ReduceKind::L2 => row
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt(),
+            ReduceKind::LogSum => row.iter().map(|&v| f64::from(v)).sum::<f64>().ln(),
+            ReduceKind::LogSumExp => {
+                let m = row
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |a, &b| a.max(f64::from(b)));
+                if m.is_infinite() {
+                    m
+                } else {
+                    m + row
+                        .iter()
+                        .map(|&v| (f64::from(v) - m).exp())
+                        .sum::<f64>()
+                        .ln()
+                }
+            }
+            ReduceKind::SumSquare => row.iter().map(|&v| f64::from(v) * f64::from(v)).sum(),
+        };
+        out.push(v as f32);
+    }
+    let shape = reduce_shape(x.shape(), axes, keep, ctx)?;
+    ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out)
+        .map_err(|e| NpuError::shape(ctx, e.to_string()))
+}
+
 /// ArgMax (max == true) or ArgMin, first index on ties; i64 output.
 pub fn arg_reduce(
     x: &ArrayD<f32>,
@@ -101,25 +164,54 @@ impl OpFamily for ReduceFamily {
     }
 
     fn onnx_types(&self) -> &'static [&'static str] {
-        &["ReduceMin", "ReduceSum", "ArgMin", "ArgMax"]
+        &[
+            "ReduceMin",
+            "ReduceSum",
+            "ReduceMax",
+            "ReduceMean",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+            "ArgMin",
+            "ArgMax",
+        ]
     }
 
     fn import(&self, op_type: &str, cx: &mut ImportCx<'_>) -> Result<Op> {
         Ok(match op_type {
-            "ReduceMin" | "ReduceSum" => {
+            t if t.starts_with("Reduce") => {
                 let keepdims = cx.i("keepdims", 1) != 0;
-                let axes = match cx.ints("axes") {
-                    Some(v) => v,
-                    None => cx.const_i64s(1)?.unwrap_or_default(),
+                // `axes` became an input at opset 13 (ReduceSum) / 18 (the others).
+                let input_since = if t == "ReduceSum" { 13 } else { 18 };
+                let axes = if cx.opset() >= input_since {
+                    cx.const_i64s(1)?.unwrap_or_default()
+                } else {
+                    cx.ints("axes").unwrap_or_default()
                 };
+                cx.keep_inputs(1);
                 if axes.is_empty() && cx.i("noop_with_empty_axes", 0) != 0 {
                     Op::Identity
                 } else {
-                    cx.keep_inputs(1);
-                    if op_type == "ReduceMin" {
-                        Op::ReduceMin { axes, keepdims }
-                    } else {
-                        Op::ReduceSum { axes, keepdims }
+                    let kind = match t {
+                        "ReduceMin" => return Ok(Op::ReduceMin { axes, keepdims }),
+                        "ReduceSum" => return Ok(Op::ReduceSum { axes, keepdims }),
+                        "ReduceMax" => ReduceKind::Max,
+                        "ReduceMean" => ReduceKind::Mean,
+                        "ReduceProd" => ReduceKind::Prod,
+                        "ReduceL1" => ReduceKind::L1,
+                        "ReduceL2" => ReduceKind::L2,
+                        "ReduceLogSum" => ReduceKind::LogSum,
+                        "ReduceLogSumExp" => ReduceKind::LogSumExp,
+                        "ReduceSumSquare" => ReduceKind::SumSquare,
+                        _ => return Err(cx.unsupported_op()),
+                    };
+                    Op::Reduce {
+                        kind,
+                        axes,
+                        keepdims,
                     }
                 }
             }
@@ -143,7 +235,9 @@ impl OpFamily for ReduceFamily {
         let (ctx, x) = (cx.name(), cx.x());
         cx.float(x)?;
         match op {
-            Op::ReduceMin { axes, keepdims } | Op::ReduceSum { axes, keepdims } => {
+            Op::ReduceMin { axes, keepdims }
+            | Op::ReduceSum { axes, keepdims }
+            | Op::Reduce { axes, keepdims, .. } => {
                 cx.f32(reduce_shape(&x.shape, axes, *keepdims, ctx)?)
             }
             Op::ArgMin { axis, keepdims } | Op::ArgMax { axis, keepdims } => cx.one(
@@ -163,6 +257,11 @@ impl OpFamily for ReduceFamily {
             Op::ReduceSum { axes, keepdims } => {
                 Tensor::F32(reduce(cx.xf()?, axes, *keepdims, false, ctx)?)
             }
+            Op::Reduce {
+                kind,
+                axes,
+                keepdims,
+            } => Tensor::F32(reduce_kind(cx.xf()?, *kind, axes, *keepdims, ctx)?),
             Op::ArgMin { axis, keepdims } => {
                 Tensor::I64(arg_reduce(cx.xf()?, *axis, *keepdims, false, ctx)?)
             }
@@ -181,6 +280,14 @@ impl OpFamily for ReduceFamily {
     fn work(&self, op: &Op, cx: &CostCx<'_>) -> Work {
         let vector_ops = match op {
             Op::ArgMin { .. } | Op::ArgMax { .. } => 2 * cx.in_elems(),
+            Op::Reduce {
+                kind: ReduceKind::LogSumExp,
+                ..
+            } => 5 * cx.in_elems(),
+            Op::Reduce {
+                kind: ReduceKind::L2 | ReduceKind::SumSquare,
+                ..
+            } => 2 * cx.in_elems(),
             _ => cx.in_elems(),
         };
         Work {
@@ -212,6 +319,14 @@ impl OpFamily for ReduceFamily {
                     outs,
                     vec![attr("keepdims", A::I(i64::from(*keepdims)))],
                 );
+            }
+            // Opset 17: the other reductions take their axes as an attribute.
+            Op::Reduce { axes, keepdims, .. } => {
+                let mut at = vec![attr("keepdims", A::I(i64::from(*keepdims)))];
+                if !axes.is_empty() {
+                    at.push(attr("axes", A::Ints(axes.clone())));
+                }
+                cx.node(name, op.type_name(), ins, outs, at);
             }
             Op::ArgMin { axis, keepdims } | Op::ArgMax { axis, keepdims } => cx.node(
                 name,
