@@ -1,5 +1,27 @@
-//! Truck perception: sensor models (lidar, GNSS/IMU), BEV rasterisation, the detector model
-//! running on the `npu` runtime, and tracking.
+//! Truck perception: sensor models (lidar, the fleet-scale sensor model), BEV rasterisation,
+//! the detector model running on the `npu` runtime, and tracking.
 //!
-//! Placeholder crate: nothing here yet. Obstacles and their detection come with the perception
-//! issue; until then vehicles follow routes and permissions without obstacle detection.
+//! Sans-IO: functions take `(now, points or scene)` and return detections or tracks; no wall
+//! clock, no global random generator (callers pass seeded generators).
+//!
+//! # Frames
+//!
+//! The **truck frame** is the sensor's: `x` forward, `y` left, metres, origin at the ground point
+//! under the truck's centre. Heights of lidar returns are **above the mapped terrain** at the
+//! return's own position (a mine keeps a surveyed surface; a truck subtracts it), so the ground
+//! reads ≈ 0 m on ramps and pit walls alike and an obstacle reads its own height.
+//!
+//! # Module map
+//!
+//! - [`types`]: what crosses the crate's boundary: points, scans, obstacle classes, ground
+//!   truth, detections.
+//! - [`lidar`]: the roof lidar's configuration and error model (noise, dropout, dust).
+//! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
+
+pub mod bev;
+pub mod lidar;
+pub mod types;
+
+pub use bev::BevSpec;
+pub use lidar::LidarConfig;
+pub use types::{Detection, GroundTruth, LidarPoint, ObstacleClass, Scan};
