@@ -40,6 +40,12 @@ pub enum Stream {
     /// A truck's QUIC endpoint after its `generation`-th reconnect
     /// (index: `generation << 32 | truck`).
     QuicReconnect,
+    /// A truck's lidar draws: noise, dropout, dust (index: truck).
+    Lidar,
+    /// Where random obstacles are placed (index: scene or 0).
+    Obstacles,
+    /// Which trucks and moments a dataset samples (index: 0).
+    Dataset,
 }
 
 impl Stream {
@@ -56,11 +62,14 @@ impl Stream {
             Stream::SafetyKey => 8,
             Stream::QuicEndpoint => 9,
             Stream::QuicReconnect => 10,
+            Stream::Lidar => 11,
+            Stream::Obstacles => 12,
+            Stream::Dataset => 13,
         }
     }
 
     /// Every stream, for tests and documentation.
-    pub const ALL: [Stream; 10] = [
+    pub const ALL: [Stream; 13] = [
         Stream::RadioShadowing,
         Stream::RadioUe,
         Stream::FleetStart,
@@ -71,6 +80,9 @@ impl Stream {
         Stream::SafetyKey,
         Stream::QuicEndpoint,
         Stream::QuicReconnect,
+        Stream::Lidar,
+        Stream::Obstacles,
+        Stream::Dataset,
     ];
 }
 
