@@ -255,3 +255,65 @@ fn bad_inputs_exit_2_with_a_message() {
     assert_eq!(run(&[&"compile"]).status.code(), Some(2));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn unknown_precision_names_the_option_and_the_accepted_values() {
+    let d = tmp("prec");
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"--precision",
+        &"fp64",
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(e.contains("--precision") && e.contains("fp64"), "{e}");
+    for v in ["fp32", "fp16", "int8"] {
+        assert!(e.contains(v), "accepted value {v} missing: {e}");
+    }
+    assert!(!e.contains("in node"), "{e}");
+}
+
+#[test]
+fn bad_device_profile_file_is_named_in_the_error() {
+    let d = tmp("profile");
+    let p = d.join("broken_profile.toml");
+    std::fs::write(&p, "name = 3\n[[[").unwrap();
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &p,
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(e.contains("broken_profile.toml"), "{e}");
+    assert!(e.contains("device profile"), "{e}");
+}
+
+#[test]
+fn negative_numbers_are_refused_with_a_message_about_the_value() {
+    let d = tmp("neg");
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"--gears",
+        &"1,-4",
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(e.contains("-4") && e.contains("negative"), "{e}");
+    let e = fails_cleanly(&run(&[
+        &"run",
+        &d.join("m.om"),
+        &"--input",
+        &fixture("small_cnn.in0.npy"),
+        &"--submit-us",
+        &"-5",
+    ]));
+    assert!(e.contains("-5") && e.contains("negative"), "{e}");
+}

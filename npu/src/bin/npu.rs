@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use npu::compiler::{compile, CalibMethod, CompileOptions, CompiledModel, Sample};
 use npu::device::DeviceProfile;
 use npu::ir::{Precision, Tensor};
@@ -32,9 +32,9 @@ enum Cmd {
         /// Target device profile (ascend310, ascend310p, ascend910b, or a profile .toml file).
         #[arg(long)]
         device: String,
-        /// Precision: fp32, fp16 or int8.
-        #[arg(long, default_value = "fp16")]
-        precision: String,
+        /// Precision.
+        #[arg(long, value_enum, default_value_t = PrecisionArg::Fp16)]
+        precision: PrecisionArg,
         /// Directory of calibration `.npy` files (one sample each; int8 only).
         #[arg(long)]
         calib: Option<PathBuf>,
@@ -45,7 +45,7 @@ enum Cmd {
         #[arg(long)]
         eval: Option<PathBuf>,
         /// Batch gears for a dynamic batch, comma separated (e.g. 1,4,8).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_parser = non_negative_usize)]
         gears: Vec<usize>,
         /// Output file.
         #[arg(short = 'o', long)]
@@ -68,7 +68,7 @@ enum Cmd {
         #[arg(long)]
         profile: Option<PathBuf>,
         /// Simulated submission time in microseconds.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = non_negative_u64)]
         submit_us: u64,
     },
     /// Import an ONNX model, compile it (fp32 by default) and run it on `.npy` inputs in one
@@ -82,9 +82,9 @@ enum Cmd {
         /// Target device profile.
         #[arg(long, default_value = "ascend310")]
         device: String,
-        /// Precision: fp32, fp16 (int8 needs calibration: use `compile`).
-        #[arg(long, default_value = "fp32")]
-        precision: String,
+        /// Precision (int8 needs calibration: use `compile`).
+        #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
+        precision: PrecisionArg,
         /// Directory for the outputs.
         #[arg(long, default_value = ".")]
         output: PathBuf,
@@ -104,11 +104,47 @@ enum Cmd {
     },
 }
 
+/// `--precision` values (clap lists them in its error and in `--help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PrecisionArg {
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::Fp32 => Precision::Fp32,
+            PrecisionArg::Fp16 => Precision::Fp16,
+            PrecisionArg::Int8 => Precision::Int8,
+        }
+    }
+}
+
+/// A whole number that must not be negative; the message names the value.
+fn non_negative_u64(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{s}` is negative: the value must be 0 or more"));
+    }
+    t.parse::<u64>()
+        .map_err(|e| format!("`{s}` is not a whole number: {e}"))
+}
+
+fn non_negative_usize(s: &str) -> std::result::Result<usize, String> {
+    let v = non_negative_u64(s)?;
+    usize::try_from(v).map_err(|_| format!("`{s}` is too large"))
+}
+
 /// A built-in profile name, or a path to a profile `.toml` file.
 fn profile(spec: &str) -> Result<DeviceProfile> {
     if spec.ends_with(".toml") {
         let text = std::fs::read_to_string(spec).map_err(|e| NpuError::io(Path::new(spec), e))?;
-        return DeviceProfile::from_toml(&text);
+        return DeviceProfile::from_toml(&text).map_err(|e| match e {
+            NpuError::Profile(m) => NpuError::Profile(format!("{spec}: {m}")),
+            other => NpuError::Profile(format!("{spec}: {other}")),
+        });
     }
     DeviceProfile::builtin(spec)
 }
@@ -170,7 +206,7 @@ fn safe_name(s: &str) -> String {
 fn cmd_compile(
     model: &Path,
     device: &str,
-    precision: &str,
+    precision: PrecisionArg,
     calib: Option<&Path>,
     calib_method: &str,
     eval: Option<&Path>,
@@ -178,12 +214,7 @@ fn cmd_compile(
     output: &Path,
 ) -> Result<()> {
     let profile = profile(device)?;
-    let prec = Precision::parse(precision).ok_or_else(|| {
-        NpuError::unsupported(
-            "--precision",
-            format!("`{precision}` (use fp32, fp16 or int8)"),
-        )
-    })?;
+    let prec = Precision::from(precision);
     let g = onnx::import_onnx(&read(model)?)?;
     let mut opts = CompileOptions {
         precision: prec,
@@ -315,24 +346,15 @@ fn read_inputs(names: &[String], inputs: &[String]) -> Result<BTreeMap<String, T
     Ok(sample)
 }
 
-fn parse_precision(precision: &str) -> Result<Precision> {
-    Precision::parse(precision).ok_or_else(|| {
-        NpuError::unsupported(
-            "--precision",
-            format!("`{precision}` (use fp32, fp16 or int8)"),
-        )
-    })
-}
-
 fn cmd_run_onnx(
     model: &Path,
     inputs: &[String],
     device: &str,
-    precision: &str,
+    precision: PrecisionArg,
     output: &Path,
 ) -> Result<()> {
     let profile = profile(device)?;
-    let prec = parse_precision(precision)?;
+    let prec = Precision::from(precision);
     if prec == Precision::Int8 {
         return Err(NpuError::Calibration(
             "run-onnx compiles without calibration: use fp32 or fp16 (or `npu compile --precision int8`)".into(),
@@ -446,7 +468,7 @@ fn main() -> ExitCode {
         } => cmd_compile(
             &model,
             &device,
-            &precision,
+            precision,
             calib.as_deref(),
             &calib_method,
             eval.as_deref(),
@@ -474,7 +496,7 @@ fn main() -> ExitCode {
             device,
             precision,
             output,
-        } => cmd_run_onnx(&model, &input, &device, &precision, &output),
+        } => cmd_run_onnx(&model, &input, &device, precision, &output),
         Cmd::Latency { model } => cmd_latency(&model),
         Cmd::Info { model, device } => cmd_info(&model, device.as_deref()),
     };
