@@ -52,8 +52,8 @@ fn main() {
             &addr.to_string(),
             "--trucks",
             &trucks.to_string(),
-            "--seconds",
-            &(warmup + secs + 5).to_string(),
+            "--duration",
+            &format!("{}s", warmup + secs + 5),
             "--no-roster",
         ])
         .stdout(Stdio::piped())

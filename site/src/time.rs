@@ -59,6 +59,11 @@ impl SimDuration {
         if t.is_empty() {
             return Err("empty duration".into());
         }
+        if t.starts_with('-') {
+            return Err(format!(
+                "'{text}': negative duration: the value must be positive"
+            ));
+        }
         if let Ok(secs) = t.parse::<f64>() {
             return Self::checked_secs(secs, text);
         }

@@ -37,16 +37,31 @@ struct Cli {
     #[arg(long)]
     no_roster: bool,
     /// Re-arm a truck that stopped itself (link watchdog, expired grant; never an operator
-    /// e-stop) once it has reported `Stopped` over a working link this long (e.g. 30s), as a
-    /// remote operator would. Default: off.
-    #[arg(long, value_parser = site::SimDuration::parse)]
-    auto_rearm: Option<site::SimDuration>,
-    /// Stop after this many seconds of wall-clock time (default: run until Ctrl-C).
-    #[arg(long)]
-    seconds: Option<f64>,
+    /// e-stop) once it has reported `Stopped` over a working link this long, as a remote
+    /// operator would; `off` never re-arms. Same syntax and default as `minesim run`.
+    #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = parse_rearm)]
+    auto_rearm: RearmAfter,
+    /// Stop after this much wall-clock time, e.g. 90s, 15m, 1h (the `minesim run --duration`
+    /// syntax; default: run until Ctrl-C). `--seconds` is a hidden alias.
+    #[arg(long, alias = "seconds", allow_hyphen_values = true, value_parser = site::SimDuration::parse)]
+    duration: Option<site::SimDuration>,
     /// Write the exit summary as JSON here.
     #[arg(long)]
     summary: Option<PathBuf>,
+}
+
+/// `--auto-rearm`: a delay, or `off` (as `minesim run --auto-rearm`).
+#[derive(Clone, Copy, Debug)]
+struct RearmAfter(Option<site::SimDuration>);
+
+fn parse_rearm(s: &str) -> Result<RearmAfter, String> {
+    if s == "off" {
+        Ok(RearmAfter(None))
+    } else {
+        site::SimDuration::parse(s)
+            .map(|d| RearmAfter(Some(d)))
+            .map_err(|e| format!("{e} (or `off`)"))
+    }
 }
 
 fn main_inner(cli: Cli) -> anyhow::Result<()> {
@@ -61,7 +76,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
     };
     let cfg = ServerConfig {
         dispatcher: fleet::DispatcherConfig {
-            auto_rearm_after: cli.auto_rearm,
+            auto_rearm_after: cli.auto_rearm.0,
             ..cfg.dispatcher.clone()
         },
         ..cfg
@@ -72,7 +87,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let seconds = cli.seconds;
+    let duration = cli.duration;
     let summary = rt.block_on(async {
         let endpoint = bind(&cfg).with_context(|| format!("cannot listen on {}", cfg.listen))?;
         eprintln!(
@@ -82,8 +97,8 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
             path.display()
         );
         let stop = async move {
-            match seconds {
-                Some(s) => tokio::time::sleep(std::time::Duration::from_secs_f64(s.max(0.0))).await,
+            match duration {
+                Some(d) => tokio::time::sleep(std::time::Duration::from_micros(d.micros())).await,
                 None => {
                     let _ = tokio::signal::ctrl_c().await;
                 }
