@@ -117,36 +117,57 @@ impl Profiler {
         json!({"traceEvents": ev, "displayTimeUnit": "ms"})
     }
 
-    /// Op summary CSV, one row per kernel execution.
+    /// Op summary CSV, one row per kernel execution (RFC 4180: fields holding a comma or a
+    /// quote are quoted by the `csv` crate).
     pub fn op_summary_csv(&self) -> String {
-        let mut s = String::from(
-            "Device,Stream,Task,Op Name,OP Type,Start(us),Duration(us),Bound,FLOPs,Bytes,Cube(us),Vector(us),Memory(us),Overhead(us),Padding Waste,Input Shapes,Output Shapes,Fused From\n",
-        );
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "Device",
+            "Stream",
+            "Task",
+            "Op Name",
+            "OP Type",
+            "Start(us)",
+            "Duration(us)",
+            "Bound",
+            "FLOPs",
+            "Bytes",
+            "Cube(us)",
+            "Vector(us)",
+            "Memory(us)",
+            "Overhead(us)",
+            "Padding Waste",
+            "Input Shapes",
+            "Output Shapes",
+            "Fused From",
+        ];
+        // Writing into a Vec cannot fail (no I/O); an error would only drop the row.
+        let _ = w.write_record(header);
         for k in &self.kernels {
             let c = &k.cost;
-            s.push_str(&format!(
-                "{},{},{},{},{},{:.3},{:.3},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.4},{},{},{}\n",
-                k.device,
-                k.stream,
-                k.task,
-                c.node.replace(',', "_"),
-                c.op_type,
-                k.start_us,
-                c.total_us,
-                c.bound.label(),
-                c.flops,
-                c.bytes,
-                c.cube_us,
-                c.vector_us,
-                c.memory_us,
-                c.overhead_us,
-                c.padding_waste,
+            let _ = w.write_record([
+                k.device.to_string(),
+                k.stream.to_string(),
+                k.task.to_string(),
+                c.node.clone(),
+                c.op_type.clone(),
+                format!("{:.3}", k.start_us),
+                format!("{:.3}", c.total_us),
+                c.bound.label().to_string(),
+                c.flops.to_string(),
+                c.bytes.to_string(),
+                format!("{:.3}", c.cube_us),
+                format!("{:.3}", c.vector_us),
+                format!("{:.3}", c.memory_us),
+                format!("{:.3}", c.overhead_us),
+                format!("{:.4}", c.padding_waste),
                 shapes(&c.input_shapes),
                 shapes(&c.output_shapes),
-                c.fused_from.join("|").replace(',', "_"),
-            ));
+                c.fused_from.join("|"),
+            ]);
         }
-        s
+        let bytes = w.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Writes `trace.json` and `op_summary.csv` into a directory (created if needed).

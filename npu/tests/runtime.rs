@@ -190,6 +190,15 @@ fn profiler_emits_chrome_trace_and_op_summary() {
                 && k.start_us + k.cost.total_us <= t.end_us as f64 + 1e-6
         );
     }
+    // A node name holding a comma and a quote round-trips through a CSV reader.
+    let mut odd = prof.clone();
+    odd.kernels[0].cost.node = "conv,1 \"a\"".into();
+    let text = odd.op_summary_csv();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), odd.kernels.len());
+    assert_eq!(&rows[0][3], "conv,1 \"a\"");
+    assert!(rows.iter().all(|r| r.len() == cols));
     let dir = std::env::temp_dir().join(format!("npu-prof-{}", std::process::id()));
     prof.write_dir(&dir).unwrap();
     assert!(dir.join("trace.json").exists() && dir.join("op_summary.csv").exists());
