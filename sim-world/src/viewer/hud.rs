@@ -51,10 +51,13 @@ fn record(sim: Res<SimRes>, mut log: ResMut<TruckLog>) {
             }
         };
         if state != s0 {
-            push(format!("{s0:?} -> {state:?}"));
+            push(format!("{s0} -> {state}"));
         }
         if route != r0 {
-            push(format!("new route {:?} ({:?})", route, t.brain.task()));
+            push(match route {
+                Some(r) => format!("new route {r}: {}", task_text(t.brain.task())),
+                None => "route cleared".to_string(),
+            });
         }
         if until > u0 + 25.0 || (until < u0 && route == r0) {
             push(format!("permission to {until:.0} m"));
@@ -244,13 +247,18 @@ fn update(
             .sum()
     });
     let mut s = format!(
-        "truck {}\nstate {:?}\ntask {:?}\nspeed {:.1} km/h\npayload {:.0} t\n\
+        "truck {}\nstate {}\ntask {}\nspeed {:.1} km/h\npayload {:.0} t\n\
          to permission end {:.0} m\nclaim held {:.0} m{}\nlink {}\nRTT {}\n\
          loads {}  dumps {}\nrecent events:",
         t.id.0,
         t.brain.state(),
-        t.brain.task(),
-        st.speed * 3.6,
+        task_text(t.brain.task()),
+        // -0.0 km/h reads as a bug
+        if (st.speed * 3.6).abs() < 0.05 {
+            0.0
+        } else {
+            st.speed * 3.6
+        },
         t.payload_t,
         t.brain.permission_left(),
         claim_m,
@@ -272,6 +280,11 @@ fn update(
     text.0 = s;
 }
 
+/// The inspector's words for a truck's task: `Load at loader 6`, or `none`.
+fn task_text(task: Option<site::protocol::Task>) -> String {
+    task.map_or_else(|| "none".to_string(), |t| t.to_string())
+}
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<TruckLog>();
     app.init_resource::<FrameTime>();
@@ -283,6 +296,15 @@ pub(super) fn plugin(app: &mut App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspector_names_tasks_in_words() {
+        let t = site::protocol::Task::Load {
+            loader: site::LoaderId(6),
+        };
+        assert_eq!(task_text(Some(t)), "Load at loader 6");
+        assert_eq!(task_text(None), "none");
+    }
 
     #[test]
     fn clock_reads_hours_minutes_seconds() {

@@ -4,7 +4,7 @@
 use super::to_bevy;
 use crate::app::World as SimRes;
 use bevy::asset::RenderAssetUsages;
-use bevy::light::CascadeShadowConfigBuilder;
+use bevy::light::{CascadeShadowConfigBuilder, DirectionalLightShadowMap};
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 use site::{DumpKind, Heightfield, Site};
@@ -355,22 +355,35 @@ fn setup(
         brightness: 150.0,
         ..default()
     });
+    // Shadows for a pit kilometres wide seen from a few hundred metres: the top-down camera
+    // (220 m up) and the chase camera see everything within the first cascade, at 4096² a
+    // texel of about 0.15 m; the biases (in texels) are raised from Bevy's defaults because
+    // the bench walls are steep heightfield triangles, which otherwise shadow themselves in
+    // a saw-tooth along every bench.
+    commands.insert_resource(DirectionalLightShadowMap { size: 4096 });
     commands.spawn((
         DirectionalLight {
             illuminance: 5000.0,
             shadow_maps_enabled: true,
+            shadow_depth_bias: SHADOW_DEPTH_BIAS,
+            shadow_normal_bias: SHADOW_NORMAL_BIAS,
             ..default()
         },
         Transform::from_xyz(600.0, 1000.0, 400.0).looking_at(Vec3::ZERO, Vec3::Y),
         CascadeShadowConfigBuilder {
-            num_cascades: 3,
-            first_cascade_far_bound: 300.0,
+            num_cascades: 4,
+            first_cascade_far_bound: 400.0,
             maximum_distance: size * 1.5,
+            overlap_proportion: 0.3,
             ..default()
         }
         .build(),
     ));
 }
+
+/// The sun's shadow biases (Bevy's defaults: 0.02 and 1.8).
+const SHADOW_DEPTH_BIAS: f32 = 0.05;
+const SHADOW_NORMAL_BIAS: f32 = 3.0;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(Startup, setup);

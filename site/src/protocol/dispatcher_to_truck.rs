@@ -16,6 +16,27 @@ pub enum Task {
     Park,
 }
 
+impl std::fmt::Display for Task {
+    /// Words for people: `Load at loader 6`, `Dump at dump 2`, `Park`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Task::Load { loader } => write!(f, "Load at loader {}", loader.0),
+            Task::Dump { dump } => write!(f, "Dump at dump {}", dump.0),
+            Task::Park => f.write_str("Park"),
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopReason::Operator => "operator e-stop",
+            StopReason::LinkLost => "link lost",
+            StopReason::Area => "area stop",
+        })
+    }
+}
+
 /// The right to move along a route up to a point, until a time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PermissionGrant {

@@ -67,6 +67,32 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn tasks_and_states_read_as_words() {
+        use crate::ids::DumpId;
+        assert_eq!(
+            Task::Load {
+                loader: LoaderId(6)
+            }
+            .to_string(),
+            "Load at loader 6"
+        );
+        assert_eq!(Task::Dump { dump: DumpId(2) }.to_string(), "Dump at dump 2");
+        assert_eq!(Task::Park.to_string(), "Park");
+        assert_eq!(StopReason::LinkLost.to_string(), "link lost");
+        for s in MissionState::ALL {
+            let words = s.to_string();
+            assert!(
+                !words.is_empty() && words.chars().all(|c| c.is_lowercase() || c == ' '),
+                "{s:?} reads {words:?}"
+            );
+        }
+        assert_eq!(
+            MissionState::QueueLoader.to_string(),
+            "queueing at the loader"
+        );
+    }
+
+    #[test]
     fn encode_failure_surfaces() {
         struct Refused;
         impl Serialize for Refused {

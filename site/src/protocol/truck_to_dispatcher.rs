@@ -31,6 +31,26 @@ pub enum MissionState {
     Faulted,
 }
 
+impl std::fmt::Display for MissionState {
+    /// Words for people: `hauling`, `queueing at the loader`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MissionState::Idle => "idle",
+            MissionState::ToLoader => "driving to the loader",
+            MissionState::QueueLoader => "queueing at the loader",
+            MissionState::Spotting => "spotting at the loader",
+            MissionState::Loading => "loading",
+            MissionState::Hauling => "hauling",
+            MissionState::QueueDump => "queueing at the dump",
+            MissionState::Dumping => "dumping",
+            MissionState::ToParking => "driving to parking",
+            MissionState::Parked => "parked",
+            MissionState::Stopped => "stopped",
+            MissionState::Faulted => "faulted",
+        })
+    }
+}
+
 impl MissionState {
     pub const ALL: [MissionState; 12] = [
         MissionState::Idle,
