@@ -117,8 +117,8 @@ struct RunCmd {
     /// The dispatcher re-arms a truck that stopped itself (link watchdog, expired grant;
     /// never an operator e-stop) once it has reported `Stopped` over a working link this
     /// long, as a remote operator would; `off` leaves stopped trucks stopped.
-    #[arg(long, default_value = "30s", value_parser = parse_rearm)]
-    auto_rearm: RearmAfter,
+    #[arg(long, default_value = "30s")]
+    auto_rearm: site::DelayOrOff,
 }
 
 /// `minesim run --transport`.
@@ -182,20 +182,6 @@ fn parse_trucks(s: &str) -> Result<usize, String> {
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
-}
-
-/// `--auto-rearm`: a delay, or `off`.
-#[derive(Clone, Copy, Debug)]
-struct RearmAfter(Option<SimDuration>);
-
-fn parse_rearm(s: &str) -> Result<RearmAfter, String> {
-    if s == "off" {
-        Ok(RearmAfter(None))
-    } else {
-        SimDuration::parse(s)
-            .map(|d| RearmAfter(Some(d)))
-            .map_err(|e| format!("{e} (or `off`)"))
-    }
 }
 
 fn coverage(

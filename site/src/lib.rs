@@ -28,4 +28,4 @@ pub use road::{Lane, Node, RoadNetwork};
 pub use route::Route;
 pub use site::{Dump, DumpKind, GnbSite, Intersection, Loader, Material, Parking, Site};
 pub use terrain::Heightfield;
-pub use time::{SimDuration, SimTime};
+pub use time::{DelayOrOff, SimDuration, SimTime};

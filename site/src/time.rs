@@ -139,9 +139,38 @@ impl fmt::Display for SimTime {
     }
 }
 
+/// A delay, or `off`: the syntax of `--auto-rearm` in `minesim run` and `dispatcher`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayOrOff(pub Option<SimDuration>);
+
+impl std::str::FromStr for DelayOrOff {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            Ok(DelayOrOff(None))
+        } else {
+            SimDuration::parse(s)
+                .map(|d| DelayOrOff(Some(d)))
+                .map_err(|e| format!("{e} (or `off`)"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delay_or_off_reads_a_duration_or_off() {
+        assert_eq!("off".parse(), Ok(DelayOrOff(None)));
+        assert_eq!(
+            "30s".parse(),
+            Ok(DelayOrOff(Some(SimDuration::from_secs(30))))
+        );
+        let e = "soon".parse::<DelayOrOff>().unwrap_err();
+        assert!(e.ends_with("(or `off`)"), "{e}");
+    }
     #[test]
     fn parses_durations() {
         assert_eq!(

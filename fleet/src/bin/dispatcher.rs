@@ -39,8 +39,8 @@ struct Cli {
     /// Re-arm a truck that stopped itself (link watchdog, expired grant; never an operator
     /// e-stop) once it has reported `Stopped` over a working link this long, as a remote
     /// operator would; `off` never re-arms. Same syntax and default as `minesim run`.
-    #[arg(long, default_value = "30s", allow_hyphen_values = true, value_parser = parse_rearm)]
-    auto_rearm: RearmAfter,
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
+    auto_rearm: site::DelayOrOff,
     /// Stop after this much wall-clock time, e.g. 90s, 15m, 1h (the `minesim run --duration`
     /// syntax; default: run until Ctrl-C). `--seconds` is a hidden alias.
     #[arg(long, alias = "seconds", allow_hyphen_values = true, value_parser = site::SimDuration::parse)]
@@ -48,20 +48,6 @@ struct Cli {
     /// Write the exit summary as JSON here.
     #[arg(long)]
     summary: Option<PathBuf>,
-}
-
-/// `--auto-rearm`: a delay, or `off` (as `minesim run --auto-rearm`).
-#[derive(Clone, Copy, Debug)]
-struct RearmAfter(Option<site::SimDuration>);
-
-fn parse_rearm(s: &str) -> Result<RearmAfter, String> {
-    if s == "off" {
-        Ok(RearmAfter(None))
-    } else {
-        site::SimDuration::parse(s)
-            .map(|d| RearmAfter(Some(d)))
-            .map_err(|e| format!("{e} (or `off`)"))
-    }
 }
 
 fn main_inner(cli: Cli) -> anyhow::Result<()> {
