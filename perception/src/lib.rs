@@ -24,4 +24,4 @@ pub mod types;
 
 pub use bev::BevSpec;
 pub use lidar::LidarConfig;
-pub use types::{Detection, GroundTruth, LidarPoint, ObstacleClass, Scan};
+pub use types::{Detection, GroundTruth, LidarPoint, ObstacleClass, ObstacleSpec, Scan};

@@ -100,3 +100,65 @@ pub struct Detection {
     /// Heatmap peak, 0–1.
     pub confidence: f32,
 }
+
+/// An obstacle placed in the world (site frame), from a run's flags or a scenario file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObstacleSpec {
+    pub class: ObstacleClass,
+    /// Centre of the footprint, site frame (east, north), m.
+    pub x: f64,
+    pub y: f64,
+    /// Heading of its length axis, rad from east, counter-clockwise.
+    #[serde(default)]
+    pub yaw: f64,
+    /// Extent along its heading, across it, and up, m.
+    pub length: f64,
+    pub width: f64,
+    pub height: f64,
+    /// Simulated time it appears, µs (0: from the start).
+    #[serde(default)]
+    pub appear_at_us: u64,
+}
+
+impl ObstacleSpec {
+    /// Checks the fields; the error names the field and the reason.
+    pub fn validate(&self) -> Result<(), String> {
+        for (v, name) in [(self.x, "x"), (self.y, "y"), (self.yaw, "yaw")] {
+            if !v.is_finite() {
+                return Err(format!("{name}: must be a finite number, got {v}"));
+            }
+        }
+        for (v, name) in [
+            (self.length, "length"),
+            (self.width, "width"),
+            (self.height, "height"),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 30.0) {
+                return Err(format!("{name}: must be in (0, 30] m, got {v}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A typical object of the class at `(x, y)`: a 1.5 m rock, a 5.5 × 2 × 1.9 m light
+    /// vehicle, a 0.6 × 0.6 × 1.8 m person, a stalled 15 × 9 × 6 m haul truck.
+    pub fn typical(class: ObstacleClass, x: f64, y: f64, yaw: f64) -> ObstacleSpec {
+        let (length, width, height) = match class {
+            ObstacleClass::Rock => (1.5, 1.5, 1.2),
+            ObstacleClass::LightVehicle => (5.5, 2.0, 1.9),
+            ObstacleClass::Person => (0.6, 0.6, 1.8),
+            ObstacleClass::Machine => (15.0, 9.0, 6.0),
+        };
+        ObstacleSpec {
+            class,
+            x,
+            y,
+            yaw,
+            length,
+            width,
+            height,
+            appear_at_us: 0,
+        }
+    }
+}
