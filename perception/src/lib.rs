@@ -16,9 +16,12 @@
 //! - [`types`]: what crosses the crate's boundary: points, scans, obstacle classes, ground
 //!   truth, detections.
 //! - [`lidar`]: the roof lidar's configuration and error model (noise, dropout, dust).
+//! - [`fleet_sensor`]: the fleet-scale sensor model: the lidar cast analytically against the
+//!   boxes near the truck over the mapped ground, with the same error model.
 //! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
 
 pub mod bev;
+pub mod fleet_sensor;
 pub mod lidar;
 pub mod types;
 
