@@ -17,9 +17,11 @@
 //!   truth, detections.
 //! - [`lidar`]: the roof lidar's configuration and error model (noise, dropout, dust).
 //! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
+//! - [`track`]: the multi-object tracker in the site frame ([`track::Tracker`]).
 
 pub mod bev;
 pub mod lidar;
+pub mod track;
 pub mod types;
 
 pub use bev::BevSpec;
