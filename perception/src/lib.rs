@@ -18,8 +18,11 @@
 //! - [`lidar`]: the roof lidar's configuration and error model (noise, dropout, dust).
 //! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
 //! - [`track`]: the multi-object tracker in the site frame ([`track::Tracker`]).
+//! - [`eval`]: detection evaluation against ground truth (matching, recall and precision by
+//!   range and dust).
 
 pub mod bev;
+pub mod eval;
 pub mod lidar;
 pub mod track;
 pub mod types;
