@@ -19,10 +19,15 @@
 //! - [`fleet_sensor`]: the fleet-scale sensor model: the lidar cast analytically against the
 //!   boxes near the truck over the mapped ground, with the same error model.
 //! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
+//! - [`track`]: the multi-object tracker in the site frame ([`track::Tracker`]).
+//! - [`eval`]: detection evaluation against ground truth (matching, recall and precision by
+//!   range and dust).
 
 pub mod bev;
+pub mod eval;
 pub mod fleet_sensor;
 pub mod lidar;
+pub mod track;
 pub mod types;
 
 pub use bev::BevSpec;
