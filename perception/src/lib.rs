@@ -24,6 +24,7 @@
 //!   range and dust).
 
 pub mod bev;
+pub mod detector;
 pub mod eval;
 pub mod fleet_sensor;
 pub mod lidar;
