@@ -245,7 +245,7 @@ pub fn decode(spec: &BevSpec, heatmap: &[f32], boxes: &[f32], threshold: f32) ->
             let mut best: Option<(f32, usize)> = None;
             for (c, _) in ObstacleClass::ALL.iter().enumerate() {
                 let v = heatmap[c * plane + iy * ow + ix];
-                if !(v >= threshold) {
+                if v.is_nan() || v < threshold {
                     continue;
                 }
                 let mut peak = true;
