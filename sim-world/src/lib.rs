@@ -13,6 +13,9 @@
 //! - [`error`]: [`SimError`], the library's one error.
 //! - [`phase`]: [`phase::Phase`], the phases of a step and their order, defined once.
 //! - [`physics`]: the rapier3d world: terrain collider, truck bodies driven by tyre forces.
+//! - [`obstacles`]: [`obstacles::ObstacleSet`], obstacles appearing as fixed boxes in the
+//!   physics world at their time.
+//! - [`lidar`]: the ray-cast roof lidar over the physics world ([`lidar::cast_scan`]).
 //! - [`net`]: the transport built from the config (in-memory, simulated QUIC, real mode);
 //!   the site's coverage map and the radio along its roads.
 //! - [`truck`]: one simulated truck ([`truck::TruckSim`]): autonomy, body, load, sensors,
@@ -35,7 +38,9 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod lidar;
 pub mod net;
+pub mod obstacles;
 pub mod phase;
 pub mod physics;
 pub mod report;

@@ -31,6 +31,9 @@ const GROUND: Group = Group::GROUP_1;
 const CHASSIS: Group = Group::GROUP_2;
 const WHEELS: Group = Group::GROUP_3;
 const MACHINES: Group = Group::GROUP_4;
+/// Obstacles (rocks, parked vehicles, people) are also members of [`MACHINES`], so chassis
+/// boxes collide with them exactly as with loaders; this extra bit tells them apart.
+const OBSTACLES: Group = Group::GROUP_5;
 /// Lateral tyre grip as a fraction of weight.
 const LATERAL_MU: f64 = 0.6;
 /// Time constants of the lateral and yaw tyre responses, s.
@@ -51,6 +54,8 @@ pub struct Physics {
     pub trucks: Vec<(RigidBodyHandle, ColliderHandle)>,
     pub truck_of_collider: std::collections::HashMap<ColliderHandle, usize>,
     pub params: TruckParams,
+    /// Obstacle id (see [`Physics::add_obstacle`]) of each obstacle collider.
+    pub obstacle_of_collider: std::collections::HashMap<ColliderHandle, usize>,
 }
 
 /// A truck's pose and motion as the sensors see it.
@@ -102,6 +107,7 @@ impl Physics {
             trucks: Vec::new(),
             truck_of_collider: Default::default(),
             params,
+            obstacle_of_collider: Default::default(),
         }
     }
 
@@ -278,5 +284,101 @@ impl Physics {
         }
         out.sort_unstable();
         out
+    }
+}
+
+/// Obstacles ([`crate::obstacles`]) and the lidar's view of the world ([`crate::lidar`]).
+impl Physics {
+    /// Adds `spec` as a fixed box (its centre at the terrain height under `(x, y)` plus half
+    /// its height, turned by `yaw` about the vertical) and returns its id: the number of
+    /// obstacles added before it. [`crate::obstacles::ObstacleSet`] numbers by spec index
+    /// instead ([`Physics::add_obstacle_with_id`]); use one numbering per world.
+    ///
+    /// The box is in the machines' collision group, so truck chassis boxes make real
+    /// contacts with it ([`Physics::truck_obstacle_contacts`], from the next step on), and
+    /// lidar rays hit it at once (its bounds go into the query structure here).
+    pub fn add_obstacle(&mut self, site: &Site, spec: &perception::ObstacleSpec) -> usize {
+        let id = self.obstacle_of_collider.len();
+        self.add_obstacle_with_id(site, spec, id);
+        id
+    }
+
+    /// [`Physics::add_obstacle`] with the caller's id (reported by contacts and lidar hits).
+    pub fn add_obstacle_with_id(
+        &mut self,
+        site: &Site,
+        spec: &perception::ObstacleSpec,
+        id: usize,
+    ) -> ColliderHandle {
+        let z = site.terrain.height_at(spec.x, spec.y);
+        let collider = ColliderBuilder::cuboid(
+            (spec.length / 2.0) as f32,
+            (spec.height / 2.0) as f32,
+            (spec.width / 2.0) as f32,
+        )
+        .translation(to_physics([spec.x, spec.y, z + spec.height / 2.0]))
+        .rotation(Vector::new(0.0, spec.yaw as f32, 0.0))
+        .friction(0.0)
+        .restitution(0.0)
+        .collision_groups(InteractionGroups::new(
+            MACHINES | OBSTACLES,
+            CHASSIS,
+            InteractionTestMode::And,
+        ))
+        .build();
+        let aabb = collider.compute_aabb();
+        let handle = self.world.insert_collider(collider, None);
+        // Into the broad phase's tree now, so that ray casts see it before the next step.
+        self.world
+            .broad_phase
+            .set_aabb(&self.world.integration_parameters, handle, aabb);
+        self.obstacle_of_collider.insert(handle, id);
+        handle
+    }
+
+    /// (truck, obstacle id) pairs whose bodies are in contact now.
+    pub fn truck_obstacle_contacts(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for pair in self.world.narrow_phase.contact_pairs() {
+            if !pair.has_any_active_contact() {
+                continue;
+            }
+            let (c1, c2) = (pair.collider1, pair.collider2);
+            let hit = match (
+                self.truck_of_collider.get(&c1),
+                self.obstacle_of_collider.get(&c2),
+            ) {
+                (Some(&t), Some(&o)) => Some((t, o)),
+                _ => match (
+                    self.truck_of_collider.get(&c2),
+                    self.obstacle_of_collider.get(&c1),
+                ) {
+                    (Some(&t), Some(&o)) => Some((t, o)),
+                    _ => None,
+                },
+            };
+            out.extend(hit);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The collision groups a lidar ray tests against: the ground, chassis boxes, loaders and
+    /// obstacles, never wheel spheres.
+    pub fn lidar_groups() -> InteractionGroups {
+        InteractionGroups::new(
+            CHASSIS,
+            GROUND | CHASSIS | MACHINES,
+            InteractionTestMode::And,
+        )
+    }
+
+    /// Whether `collider` is a fixed machine (a loader), not an obstacle.
+    pub fn is_loader(&self, collider: ColliderHandle) -> bool {
+        self.world.colliders.get(collider).is_some_and(|c| {
+            let m = c.collision_groups().memberships;
+            m.contains(MACHINES) && !m.contains(OBSTACLES)
+        })
     }
 }
