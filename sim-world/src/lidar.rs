@@ -41,7 +41,8 @@ pub enum Hit {
     Clutter,
 }
 
-/// One sweep of `truck`'s lidar at dust level `dust` (0–1), stamped `t_us`.
+/// One sweep of `truck`'s lidar at dust level `dust` (0–1), stamped `t_us`. A truck index
+/// that is not in `physics` gives an empty scan (no rays).
 pub fn cast_scan(
     physics: &Physics,
     site: &Site,
@@ -51,6 +52,15 @@ pub fn cast_scan(
     rng: &mut impl rand::Rng,
     t_us: u64,
 ) -> (Scan, Vec<Hit>) {
+    let Some(&(body, _)) = physics.trucks.get(truck) else {
+        return (
+            Scan {
+                t_us,
+                ..Scan::default()
+            },
+            Vec::new(),
+        );
+    };
     let st = physics.state(truck);
     let (ch, sh) = (st.heading.cos(), st.heading.sin());
     let origin = [
@@ -59,10 +69,9 @@ pub fn cast_scan(
         st.pos[2] + cfg.mount_height_m,
     ];
     let origin_p = to_physics(origin);
-    let mut filter = QueryFilter::new().groups(Physics::lidar_groups());
-    if let Some(&(body, _)) = physics.trucks.get(truck) {
-        filter = filter.exclude_rigid_body(body);
-    }
+    let filter = QueryFilter::new()
+        .groups(Physics::lidar_groups())
+        .exclude_rigid_body(body);
     let query = physics.world.query_pipeline_with_filter(filter);
     let p_clutter = cfg.clutter_probability(dust);
     let sigma = cfg.range_sigma(dust);
