@@ -73,6 +73,8 @@ pub struct TruckStats {
 
 /// Distance short of a stopping point the planner aims for, m.
 const STOP_MARGIN_M: f64 = 0.5;
+/// Gap the truck's nose keeps to a perceived obstacle's near edge when it stops for it, m.
+pub const OBSTACLE_STANDOFF_M: f64 = 5.0;
 /// Within this distance of the route end, the truck is "at" the spot, m.
 const AT_SPOT_M: f64 = 1.5;
 
@@ -103,6 +105,9 @@ pub struct Truck {
     hello_sent: bool,
     pub stats: TruckStats,
     last_actuation: Actuation,
+    /// Distance along the route from the truck's centre to the near edge of the closest
+    /// tracked obstacle in its lane, as perception last reported it.
+    obstacle_ahead_m: Option<f64>,
 }
 
 impl Truck {
@@ -130,6 +135,7 @@ impl Truck {
             hello_sent: false,
             stats: TruckStats::default(),
             last_actuation: Actuation::default(),
+            obstacle_ahead_m: None,
         }
     }
 
@@ -154,6 +160,20 @@ impl Truck {
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop_reason
     }
+    /// Perception's report: the closest tracked obstacle in the truck's lane lies `d` metres
+    /// ahead along the route (from the truck's centre to the obstacle's near edge), or none.
+    /// The speed planner then treats `d − length/2 − OBSTACLE_STANDOFF_M` (the nose
+    /// [`OBSTACLE_STANDOFF_M`] short of the obstacle) as a stopping point, like the end of a
+    /// permission; it holds until the next report.
+    pub fn set_obstacle_ahead(&mut self, d: Option<f64>) {
+        self.obstacle_ahead_m = d.filter(|d| d.is_finite());
+    }
+
+    /// The last obstacle report ([`Truck::set_obstacle_ahead`]).
+    pub fn obstacle_ahead(&self) -> Option<f64> {
+        self.obstacle_ahead_m
+    }
+
     pub fn last_actuation(&self) -> Actuation {
         self.last_actuation
     }
@@ -462,7 +482,11 @@ impl Truck {
             Some(g) if g.route == route.route.id => (g.until_m, now > g.expires),
             _ => (f64::NEG_INFINITY, true),
         };
-        let stop_at = perm_end.min(route.length);
+        let mut stop_at = perm_end.min(route.length);
+        if let Some(d) = self.obstacle_ahead_m {
+            let nose = 0.5 * self.params.length_m;
+            stop_at = stop_at.min(self.progress + d - nose - OBSTACLE_STANDOFF_M);
+        }
         let to_stop = stop_at - self.progress - STOP_MARGIN_M;
 
         // Braking ability over the stretch ahead: gravity on the steepest downgrade helps the
