@@ -9,8 +9,8 @@
 //!   and `y` (0–1), then `ln(length)` and `ln(width)` of the footprint.
 //!
 //! Output cell `(iy, ix)` covers `x ∈ [x_min + s·ix, x_min + s·(ix + 1))` with `s = 2·cell`.
-//! Decoding keeps a cell that is the maximum of its 3×3 neighbourhood in its class channel and
-//! scores at least the threshold; where two classes peak in the same cell, the higher wins.
+//! Decoding (max-class): a cell scores its best class; a cell that is the maximum of its 3×3
+//! neighbourhood and scores at least the threshold is a detection of that class.
 //!
 //! Numerics run batched across trucks (one executor call for every truck that has a frame
 //! ready); the simulated latency is the cost model's for one frame on the truck's own device
@@ -27,8 +27,11 @@ use std::path::{Path, PathBuf};
 
 /// Output stride of the model, input cells per output cell.
 pub const STRIDE: usize = 2;
-/// Score threshold of a detection, default.
-pub const THRESHOLD: f32 = 0.3;
+/// Score threshold of a detection, default (chosen on held-out simulator data: see
+/// `assets/models/README.md`).
+pub const THRESHOLD: f32 = 0.35;
+/// Margin around a kept detection's footprint within which weaker peaks are dropped, m.
+pub const NMS_GROW_M: f32 = 0.5;
 /// Gears (batch sizes) the numerics are compiled for.
 pub const GEARS: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 
@@ -240,32 +243,39 @@ pub fn decode(spec: &BevSpec, heatmap: &[f32], boxes: &[f32], threshold: f32) ->
     let plane = oh * ow;
     let s = spec.cell * STRIDE as f32;
     let mut out = Vec::new();
+    // Max-class decoding: the cell's score is its best class; a peak is a cell whose score
+    // is the maximum of its 3×3 neighbourhood (ties survive) and reaches the threshold.
+    let mut score = vec![0.0f32; plane];
+    let mut class = vec![0usize; plane];
+    for (k, (sc, cl)) in score.iter_mut().zip(class.iter_mut()).enumerate() {
+        for c in 0..ObstacleClass::ALL.len() {
+            let v = heatmap[c * plane + k];
+            if v > *sc {
+                *sc = v;
+                *cl = c;
+            }
+        }
+    }
     for iy in 0..oh {
         for ix in 0..ow {
-            let mut best: Option<(f32, usize)> = None;
-            for (c, _) in ObstacleClass::ALL.iter().enumerate() {
-                let v = heatmap[c * plane + iy * ow + ix];
-                if v.is_nan() || v < threshold {
-                    continue;
-                }
-                let mut peak = true;
-                'n: for dy in -1i32..=1 {
-                    for dx in -1i32..=1 {
-                        let (y, x) = (iy as i32 + dy, ix as i32 + dx);
-                        if (dy, dx) == (0, 0) || y < 0 || x < 0 || y >= oh as i32 || x >= ow as i32
-                        {
-                            continue;
-                        }
-                        if heatmap[c * plane + y as usize * ow + x as usize] > v {
-                            peak = false;
-                            break 'n;
-                        }
+            let v = score[iy * ow + ix];
+            if v.is_nan() || v < threshold {
+                continue;
+            }
+            let mut peak = true;
+            'n: for dy in -1i32..=1 {
+                for dx in -1i32..=1 {
+                    let (y, x) = (iy as i32 + dy, ix as i32 + dx);
+                    if y < 0 || x < 0 || y >= oh as i32 || x >= ow as i32 {
+                        continue;
+                    }
+                    if score[y as usize * ow + x as usize] > v {
+                        peak = false;
+                        break 'n;
                     }
                 }
-                if peak && best.is_none_or(|(b, _)| v > b) {
-                    best = Some((v, c));
-                }
             }
+            let best = peak.then_some((v, class[iy * ow + ix]));
             let Some((conf, c)) = best else { continue };
             let at = |k: usize| boxes[k * plane + iy * ow + ix];
             let (ox, oy) = (at(0).clamp(0.0, 1.0), at(1).clamp(0.0, 1.0));
@@ -280,7 +290,25 @@ pub fn decode(spec: &BevSpec, heatmap: &[f32], boxes: &[f32], threshold: f32) ->
             });
         }
     }
-    out
+    suppress_inside(out)
+}
+
+/// Box suppression after peak picking: a detection whose centre lies inside the footprint
+/// (grown by [`NMS_GROW_M`]) of a more confident one is the same object (a haul truck is
+/// several output cells long and can show two peaks).
+fn suppress_inside(mut dets: Vec<Detection>) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
+    for d in dets {
+        let inside = kept.iter().any(|k| {
+            (d.x - k.x).abs() <= 0.5 * k.length + NMS_GROW_M
+                && (d.y - k.y).abs() <= 0.5 * k.width + NMS_GROW_M
+        });
+        if !inside {
+            kept.push(d);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -22,6 +22,17 @@ pub struct SimConfig {
     pub dispatcher: DispatcherConfig,
     /// Which transport carries the messages.
     pub network: NetworkChoice,
+    /// Obstacles placed in the world (they appear at their time).
+    pub obstacles: Vec<perception::ObstacleSpec>,
+    /// Perception on every truck (lidar, detector on the truck's NPU, tracker), or none.
+    pub perception: Option<PerceptionSetup>,
+}
+
+/// Perception of a run: how it senses and the compiled detector.
+#[derive(Clone, Debug)]
+pub struct PerceptionSetup {
+    pub cfg: PerceptionConfig,
+    pub detector: std::sync::Arc<perception::detector::Detector>,
 }
 
 impl Default for SimConfig {
@@ -38,6 +49,8 @@ impl Default for SimConfig {
             tip_s: 25.0,
             dispatcher: DispatcherConfig::default(),
             network: NetworkChoice::InMemory,
+            obstacles: Vec::new(),
+            perception: None,
         }
     }
 }
@@ -65,5 +78,52 @@ impl NetworkChoice {
     /// The dispatcher runs in another process.
     pub fn remote_dispatcher(&self) -> bool {
         matches!(self, NetworkChoice::Real { .. })
+    }
+}
+
+/// How a sweep is made.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensing {
+    /// Full-resolution ray casts into the rapier world.
+    Raycast,
+    /// The fleet-scale sensor model ([`perception::fleet_sensor`]).
+    Fleet,
+}
+
+impl Sensing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sensing::Raycast => "raycast",
+            Sensing::Fleet => "fleet",
+        }
+    }
+}
+
+/// How perception runs.
+#[derive(Clone, Debug)]
+pub struct PerceptionConfig {
+    pub sensing: Sensing,
+    pub lidar: perception::LidarConfig,
+    /// Dust level of the air, 0–1.
+    pub dust: f64,
+    pub bev: perception::BevSpec,
+    pub tracker: perception::track::TrackerConfig,
+    /// Record every inference for the Chrome trace (`--npu-trace`).
+    pub trace: bool,
+}
+
+impl Default for PerceptionConfig {
+    fn default() -> Self {
+        PerceptionConfig {
+            sensing: Sensing::Fleet,
+            lidar: perception::LidarConfig::default(),
+            dust: 0.0,
+            bev: perception::BevSpec::default(),
+            tracker: perception::track::TrackerConfig::default(),
+            trace: false,
+        }
     }
 }

@@ -9,4 +9,10 @@ pub enum SimError {
     TooManyTrucks { capacity: usize, asked: usize },
     #[error("cannot build the network: {0}")]
     Network(String),
+    /// A configuration value is out of range; the text names the field and the reason.
+    #[error("{0}")]
+    Config(String),
+    /// Writing an output failed; the text names the file.
+    #[error("{0}")]
+    Output(String),
 }

@@ -16,15 +16,21 @@
 //! - [`obstacles`]: [`obstacles::ObstacleSet`], obstacles appearing as fixed boxes in the
 //!   physics world at their time.
 //! - [`lidar`]: the ray-cast roof lidar over the physics world ([`lidar::cast_scan`]).
+//! - [`scene`]: what the sensors see as boxes (trucks, loaders, obstacles) and random
+//!   obstacles.
 //! - [`net`]: the transport built from the config (in-memory, simulated QUIC, real mode);
 //!   the site's coverage map and the radio along its roads.
 //! - [`truck`]: one simulated truck ([`truck::TruckSim`]): autonomy, body, load, sensors,
 //!   counters.
+//! - [`perceive`]: perception in the loop: sweeps, the detector on each truck's NPU timeline,
+//!   tracking, the obstacle the speed planner stops for; fleet figures and the NPU trace.
 //! - [`site_work`]: loaders filling trucks in passes, trucks tipping at dumps.
 //! - [`safety`]: the independent safety monitor: closest distance, contacts, permissions.
 //! - [`world`]: the loop: [`SimWorld`] (trucks, dispatcher, transport, counters) and its
 //!   phases, [`SimWorld::step`].
 //! - [`report`]: the JSON report and the KPI table.
+//! - [`dataset`]: labelled detector samples from running worlds (`minesim dataset`) and the
+//!   detector's evaluation on them.
 //! - [`app`]: the Bevy side: the world as a resource, [`app::SimPlugin`] chaining one
 //!   [`app::SimSystems`] set per phase, a truck entity per truck.
 //! - [`run`]: a shift from start to report ([`run::run_shift`]), with the wall clock and the
@@ -37,15 +43,18 @@
 
 pub mod app;
 pub mod config;
+pub mod dataset;
 pub mod error;
 pub mod lidar;
 pub mod net;
 pub mod obstacles;
+pub mod perceive;
 pub mod phase;
 pub mod physics;
 pub mod report;
 pub mod run;
 pub mod safety;
+pub mod scene;
 pub mod site_work;
 pub mod truck;
 #[cfg(feature = "viewer")]

@@ -8,7 +8,8 @@
 //! the *horizon* and the truck's heading: the body's pitch and roll are ignored (a
 //! levelled sensor, and a simplification on grades). Returns are given in the truck frame
 //! (`x` forward, `y` left from the centre's ground point along the heading) with `h` the
-//! return's height above the mapped terrain ([`site::terrain`]) at its own `(x, y)`.
+//! return's height above the mapped terrain ([`site::terrain`]) at its own `(x, y)`; a
+//! return from the terrain itself reads its vertical range error (the map is the surface).
 //!
 //! Rays skip the scanning truck's own body and every wheel sphere. The query structure is
 //! built by [`Physics::step`]: before a world's first step every ray misses (the scan has
@@ -119,9 +120,18 @@ pub fn cast_scan(
                     if rng.random::<f64>() >= cfg.return_probability(r, dust) {
                         continue;
                     }
-                    let r = (r + sigma * gaussian(rng)).max(0.0);
-                    points.push(to_truck(d, r));
-                    hits.push(classify(physics, handle));
+                    let noisy = (r + sigma * gaussian(rng)).max(0.0);
+                    let mut p = to_truck(d, noisy);
+                    let what = classify(physics, handle);
+                    if what == Hit::Ground {
+                        // The surveyed surface is the surface the ray hit: a ground return
+                        // reads only its range error (the collider's triangles and the
+                        // map's bilinear surface differ by up to a metre on bench faces,
+                        // which is an artefact of two interpolations, not terrain).
+                        p.h = ((noisy - r) * se) as f32;
+                    }
+                    points.push(p);
+                    hits.push(what);
                 }
                 _ => {}
             }

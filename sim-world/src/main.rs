@@ -44,6 +44,10 @@ enum Command {
     },
     /// Open the 3D viewer (needs a build with `--features viewer`).
     View(ViewArgs),
+    /// Write labelled detector samples (BEV grids and ground truth) from the simulator.
+    Dataset(DatasetCmd),
+    /// Score the detector on a labelled set (from `minesim dataset`) at each precision.
+    DetectorEval(DetectorEvalCmd),
     /// Work with site files.
     Site {
         #[command(subcommand)]
@@ -119,6 +123,142 @@ struct RunCmd {
     /// long, as a remote operator would; `off` leaves stopped trucks stopped.
     #[arg(long, default_value = "30s")]
     auto_rearm: site::DelayOrOff,
+    #[command(flatten)]
+    perception: PerceptionArgs,
+    /// Write the Chrome/Perfetto trace of every truck's NPU here (one process per truck).
+    #[arg(long)]
+    npu_trace: Option<PathBuf>,
+}
+
+/// Perception and obstacles: `minesim run` and `minesim view`.
+#[derive(clap::Args, Debug)]
+struct PerceptionArgs {
+    /// Perception on every truck: lidar, the detector on the truck's NPU, tracking; a
+    /// tracked obstacle in the lane stops the truck short of it. Off by default for now: with
+    /// it, 100 trucks run at about 0.2× real time here (see README).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    perception: OnOff,
+    /// Sensor level: `fleet` (the fleet-scale model) or `raycast` (every ray through the
+    /// physics world; about ten times the cost).
+    #[arg(long, value_enum, default_value_t = sim_world::dataset::Sensing::Fleet)]
+    sensing: sim_world::dataset::Sensing,
+    /// Dust level of the air, 0 (clear) to 1 (thick haul-road plume).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_dust)]
+    dust: f64,
+    /// The detector (ONNX). Default: assets/models/detector.onnx.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Precision the detector is compiled at for the trucks' Ascend 310.
+    #[arg(long, value_enum, default_value_t = ModelPrecision::Int8)]
+    precision: ModelPrecision,
+    /// An obstacle: `CLASS@X,Y` or `CLASS@X,Y@TIME` (site frame, m; appears at TIME, e.g.
+    /// 30s). Classes: rock, light_vehicle, person, machine. Repeat for more.
+    #[arg(long = "obstacle", value_parser = parse_obstacle)]
+    obstacle: Vec<perception::ObstacleSpec>,
+    /// Obstacles from a TOML file: `[[obstacle]]` tables with class, x, y, length, width,
+    /// height and optional yaw and appear_at_us.
+    #[arg(long)]
+    obstacles: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModelPrecision {
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+fn parse_dust(s: &str) -> Result<f64, String> {
+    let d: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if !(0.0..=1.0).contains(&d) {
+        return Err(format!("dust must be in 0–1, got {d}"));
+    }
+    Ok(d)
+}
+
+fn parse_obstacle(s: &str) -> Result<perception::ObstacleSpec, String> {
+    let bad = || format!("expected CLASS@X,Y or CLASS@X,Y@TIME (e.g. rock@120,-40@30s), got {s:?}");
+    let mut parts = s.split('@');
+    let class = parts.next().ok_or_else(bad)?;
+    let class = perception::ObstacleClass::ALL
+        .into_iter()
+        .find(|c| c.name() == class)
+        .ok_or_else(|| {
+            format!("unknown obstacle class {class:?} (rock, light_vehicle, person, machine)")
+        })?;
+    let (x, y) = parts
+        .next()
+        .and_then(|p| p.split_once(','))
+        .ok_or_else(bad)?;
+    let x: f64 = x.trim().parse().map_err(|_| bad())?;
+    let y: f64 = y.trim().parse().map_err(|_| bad())?;
+    let mut o = perception::ObstacleSpec::typical(class, x, y, 0.0);
+    if let Some(t) = parts.next() {
+        o.appear_at_us = SimDuration::parse(t)?.micros();
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    o.validate()?;
+    Ok(o)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObstacleFile {
+    #[serde(default)]
+    obstacle: Vec<perception::ObstacleSpec>,
+}
+
+impl PerceptionArgs {
+    /// The obstacles (flags, then the file) and the perception setup; errors name the file.
+    fn load(
+        &self,
+    ) -> anyhow::Result<(
+        Vec<perception::ObstacleSpec>,
+        Option<sim_world::config::PerceptionSetup>,
+    )> {
+        let mut obstacles = self.obstacle.clone();
+        if let Some(f) = &self.obstacles {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            let file: ObstacleFile =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            for (i, o) in file.obstacle.iter().enumerate() {
+                o.validate()
+                    .map_err(|e| anyhow::anyhow!("{}: obstacle {i}: {e}", f.display()))?;
+            }
+            obstacles.extend(file.obstacle);
+        }
+        if self.perception == OnOff::Off {
+            return Ok((obstacles, None));
+        }
+        let cfg = sim_world::perceive::PerceptionConfig {
+            sensing: self.sensing,
+            dust: self.dust,
+            ..Default::default()
+        };
+        let path = self
+            .model
+            .clone()
+            .unwrap_or_else(sim_world::perceive::default_model_path);
+        let precision = match self.precision {
+            ModelPrecision::Fp32 => npu::ir::Precision::Fp32,
+            ModelPrecision::Fp16 => npu::ir::Precision::Fp16,
+            ModelPrecision::Int8 => npu::ir::Precision::Int8,
+        };
+        let detector = sim_world::perceive::load_detector(&path, precision, &cfg)?;
+        Ok((
+            obstacles,
+            Some(sim_world::config::PerceptionSetup { cfg, detector }),
+        ))
+    }
 }
 
 /// `minesim run --transport`.
@@ -241,12 +381,19 @@ fn run(cmd: RunCmd) -> anyhow::Result<()> {
     if let Some(out) = &cmd.coverage {
         coverage(&site, 20.0, cmd.fleet.seed, out)?;
     }
+    let (obstacles, perception) = cmd.perception.load()?;
+    if cmd.npu_trace.is_some() && perception.is_none() {
+        anyhow::bail!("--npu-trace needs perception on (it traces the trucks' detector)");
+    }
     let args = RunArgs {
         trucks: cmd.fleet.trucks,
         seed: cmd.fleet.seed,
         duration: cmd.duration,
         network: cmd.network(),
         auto_rearm_after: cmd.auto_rearm.0,
+        obstacles,
+        perception,
+        npu_trace: cmd.npu_trace.clone(),
     };
     let bar = ProgressBar::new(cmd.duration.micros() / 1_000_000);
     bar.set_style(
@@ -322,6 +469,182 @@ fn site_cmd(cmd: SiteCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `minesim dataset`.
+#[derive(clap::Args, Debug)]
+struct DatasetCmd {
+    #[command(flatten)]
+    site: SiteArg,
+    /// Seeds of the worlds, as a range `A..=B` or a list `1,2,5`.
+    #[arg(long, default_value = "1..=40", value_parser = parse_seeds)]
+    seeds: SeedList,
+    /// Samples per seed (each at every sensing level).
+    #[arg(long, default_value_t = 40)]
+    samples_per_seed: usize,
+    /// Trucks in each world.
+    #[arg(long, default_value_t = 20, value_parser = parse_trucks)]
+    trucks: usize,
+    /// Sensing levels, each sample taken at all of them.
+    #[arg(long, value_delimiter = ',', default_value = "fleet")]
+    sensing: Vec<sim_world::dataset::Sensing>,
+    /// Dust levels (0–1), used in turn.
+    #[arg(long, value_delimiter = ',', default_value = "0,0,0.25,0.5,0.8")]
+    dust: Vec<f64>,
+    /// Output folder (created): bev.npy, labels.jsonl, summary.json.
+    #[arg(short, long)]
+    out: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+struct SeedList(Vec<u64>);
+
+fn parse_seeds(s: &str) -> Result<SeedList, String> {
+    let bad = || format!("expected A..=B or a comma list of seeds, got {s:?}");
+    if let Some((a, b)) = s.split_once("..=") {
+        let a: u64 = a.trim().parse().map_err(|_| bad())?;
+        let b: u64 = b.trim().parse().map_err(|_| bad())?;
+        if a > b {
+            return Err(bad());
+        }
+        return Ok(SeedList((a..=b).collect()));
+    }
+    s.split(',')
+        .map(|x| x.trim().parse::<u64>().map_err(|_| bad()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(SeedList)
+}
+
+fn dataset(cmd: DatasetCmd) -> anyhow::Result<()> {
+    use sim_world::dataset::{generate, DatasetSpec};
+    for d in &cmd.dust {
+        if !(0.0..=1.0).contains(d) {
+            anyhow::bail!("--dust: levels must be in 0–1, got {d}");
+        }
+    }
+    let (_, site) = cmd.site.load()?;
+    let spec = DatasetSpec {
+        seeds: cmd.seeds.0,
+        trucks: cmd.trucks,
+        samples_per_seed: cmd.samples_per_seed,
+        sensing: cmd.sensing,
+        dust_levels: cmd.dust,
+        ..Default::default()
+    };
+    std::fs::create_dir_all(&cmd.out)
+        .with_context(|| format!("cannot create {}", cmd.out.display()))?;
+    let labels_path = cmd.out.join("labels.jsonl");
+    let mut labels = std::io::BufWriter::new(
+        std::fs::File::create(&labels_path)
+            .with_context(|| format!("cannot create {}", labels_path.display()))?,
+    );
+    let mut grids: Vec<f32> = Vec::new();
+    let total = spec.seeds.len() * spec.samples_per_seed * spec.sensing.len();
+    let bar = ProgressBar::new(total as u64);
+    let summary = generate(site, &spec, |g, s| {
+        use std::io::Write;
+        grids.extend_from_slice(g);
+        let line =
+            serde_json::to_string(s).map_err(|e| sim_world::SimError::Output(e.to_string()))?;
+        writeln!(labels, "{line}")
+            .map_err(|e| sim_world::SimError::Output(format!("{}: {e}", labels_path.display())))?;
+        bar.inc(1);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    {
+        use std::io::Write;
+        labels
+            .flush()
+            .with_context(|| format!("cannot write {}", labels_path.display()))?;
+    }
+    let [c, h, w] = spec.bev.shape();
+    let t = npu::Tensor::from_f32(&[summary.samples, c, h, w], grids)?;
+    let bev_path = cmd.out.join("bev.npy");
+    std::fs::write(&bev_path, npu::npy::write_npy(&t))
+        .with_context(|| format!("cannot write {}", bev_path.display()))?;
+    let sum_path = cmd.out.join("summary.json");
+    std::fs::write(&sum_path, serde_json::to_string_pretty(&summary)?)
+        .with_context(|| format!("cannot write {}", sum_path.display()))?;
+    println!(
+        "wrote {}: {} samples, {} objects ({} with ≥ 2 returns)",
+        cmd.out.display(),
+        summary.samples,
+        summary.objects,
+        summary.visible_objects
+    );
+    Ok(())
+}
+
+/// `minesim detector-eval`.
+#[derive(clap::Args, Debug)]
+struct DetectorEvalCmd {
+    /// The labelled set (bev.npy, labels.jsonl).
+    #[arg(long)]
+    data: PathBuf,
+    /// The detector (ONNX). Default: assets/models/detector.onnx.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Precisions to compile and score.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fp32,fp16,int8"
+    )]
+    precision: Vec<ModelPrecision>,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Score threshold of a detection (default: the detector's).
+    #[arg(long)]
+    threshold: Option<f32>,
+}
+
+fn detector_eval(cmd: DetectorEvalCmd) -> anyhow::Result<()> {
+    use sim_world::dataset::{evaluate, figures_table, read_set};
+    let (grids, samples, bev) = read_set(&cmd.data)?;
+    let refs: Vec<&[f32]> = grids.chunks(bev.len()).collect();
+    let path = cmd
+        .model
+        .clone()
+        .unwrap_or_else(sim_world::perceive::default_model_path);
+    let cfg = sim_world::perceive::PerceptionConfig::default();
+    let mut all = serde_json::Map::new();
+    for p in &cmd.precision {
+        let precision = match p {
+            ModelPrecision::Fp32 => npu::ir::Precision::Fp32,
+            ModelPrecision::Fp16 => npu::ir::Precision::Fp16,
+            ModelPrecision::Int8 => npu::ir::Precision::Int8,
+        };
+        let mut det = sim_world::perceive::load_detector(&path, precision, &cfg)?;
+        if let Some(t) = cmd.threshold {
+            std::sync::Arc::make_mut(&mut det).threshold = t;
+        }
+        let figs = evaluate(&det, &refs, &samples)?;
+        let name = format!("{p:?}").to_lowercase();
+        println!(
+            "## {name}: {} on {}, {:.2} MFLOP, simulated latency {} µs per frame\n",
+            path.display(),
+            det.profile.name,
+            det.flops() as f64 / 1e6,
+            det.latency_us()
+        );
+        print!("{}", figures_table(&figs));
+        all.insert(
+            name,
+            serde_json::json!({
+                "latency_us": det.latency_us(),
+                "flops": det.flops(),
+                "levels": figs,
+            }),
+        );
+    }
+    if let Some(out) = &cmd.json {
+        std::fs::write(out, serde_json::to_string_pretty(&all)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -343,6 +666,8 @@ fn main() -> ExitCode {
             .and_then(|(_, s)| coverage(&s, step, seed, &output)),
         Command::Site { command } => site_cmd(command),
         Command::View(args) => view(args),
+        Command::Dataset(cmd) => dataset(cmd),
+        Command::DetectorEval(cmd) => detector_eval(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

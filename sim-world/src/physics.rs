@@ -336,6 +336,12 @@ impl Physics {
         handle
     }
 
+    /// Takes an obstacle out of the world (the dataset's per-sweep obstacles).
+    pub fn remove_obstacle(&mut self, handle: ColliderHandle) {
+        self.world.remove_collider(handle);
+        self.obstacle_of_collider.remove(&handle);
+    }
+
     /// (truck, obstacle id) pairs whose bodies are in contact now.
     pub fn truck_obstacle_contacts(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();

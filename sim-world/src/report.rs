@@ -16,6 +16,8 @@ pub struct TruckReport {
     pub final_state: &'static str,
     /// Seconds spent in each mission state.
     pub state_s: std::collections::BTreeMap<&'static str, f64>,
+    /// The truck's perception counters (sweeps, inferences, dropped frames, detections).
+    pub perception: Option<crate::perceive::TruckPerceptionStats>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -84,6 +86,13 @@ pub struct Report {
     pub network: Option<NetworkReport>,
     pub per_truck: Vec<TruckReport>,
     pub per_loader: Vec<LoaderReport>,
+    /// Obstacles placed in the world and truck–obstacle contacts begun.
+    pub obstacles: usize,
+    pub obstacle_collisions: u64,
+    /// Perception figures of the fleet (`None` when perception is off).
+    pub perception: Option<crate::perceive::PerceptionSummary>,
+    /// Set when the detector failed during the run (every truck then stopped).
+    pub perception_error: Option<String>,
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -97,7 +106,8 @@ impl Report {
         let per_truck: Vec<TruckReport> = w
             .trucks
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(i, t)| {
                 let m = &t.metrics;
                 TruckReport {
                     id: t.id.0,
@@ -109,6 +119,11 @@ impl Report {
                         .then(|| round(m.cycle_s.iter().sum::<f64>() / m.cycle_s.len() as f64, 1)),
                     permission_violations: m.violations,
                     final_state: t.brain.state().name(),
+                    perception: w
+                        .perception
+                        .as_ref()
+                        .and_then(|p| p.trucks.get(i))
+                        .map(|p| p.stats.clone()),
                     state_s: MissionState::ALL
                         .iter()
                         .map(|s| (s.name(), round(m.time_in_us(*s) as f64 * 1e-6, 1)))
@@ -224,6 +239,10 @@ impl Report {
             }),
             per_truck,
             per_loader,
+            obstacles: w.obstacles.len(),
+            obstacle_collisions: w.safety.obstacle_collisions,
+            perception: w.perception.as_ref().map(|p| p.summary()),
+            perception_error: w.perception_error.clone(),
         }
     }
 

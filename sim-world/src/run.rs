@@ -11,7 +11,7 @@ use site::{SimDuration, SimTime, Site};
 use std::sync::Arc;
 
 /// What a shift runs: the flags of `minesim run` that shape the simulation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct RunArgs {
     pub trucks: usize,
     pub seed: u64,
@@ -19,6 +19,12 @@ pub struct RunArgs {
     pub network: NetworkChoice,
     /// The dispatcher's re-arm policy ([`fleet::DispatcherConfig::auto_rearm_after`]).
     pub auto_rearm_after: Option<SimDuration>,
+    /// Obstacles placed in the world.
+    pub obstacles: Vec<perception::ObstacleSpec>,
+    /// Perception on every truck, or none.
+    pub perception: Option<crate::config::PerceptionSetup>,
+    /// Where to write the Chrome trace of every truck's NPU (needs perception).
+    pub npu_trace: Option<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -33,6 +39,11 @@ impl RunArgs {
                 auto_rearm_after: self.auto_rearm_after,
                 ..fleet::DispatcherConfig::default()
             },
+            obstacles: self.obstacles.clone(),
+            perception: self.perception.clone().map(|mut p| {
+                p.cfg.trace = self.npu_trace.is_some();
+                p
+            }),
             ..SimConfig::default()
         }
     }
@@ -91,7 +102,17 @@ pub fn run_shift(
             });
         }
     }
-    Ok(Report::build(world(&app), clock.elapsed_s()))
+    let w = world(&app);
+    if let (Some(path), Some(p)) = (&args.npu_trace, &w.perception) {
+        let trace = p
+            .chrome_trace()
+            .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
+        let text = serde_json::to_string(&trace)
+            .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
+        std::fs::write(path, text)
+            .map_err(|e| SimError::Output(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(Report::build(w, clock.elapsed_s()))
 }
 
 #[cfg(test)]
@@ -130,6 +151,9 @@ mod tests {
             duration: SimDuration::from_secs(21),
             network: NetworkChoice::InMemory,
             auto_rearm_after: Some(SimDuration::from_secs(30)),
+            obstacles: Vec::new(),
+            perception: None,
+            npu_trace: None,
         };
         let clock = Ticking {
             now: Cell::new(0.0),
@@ -153,6 +177,9 @@ mod tests {
             duration: SimDuration::from_secs(1),
             network: NetworkChoice::InMemory,
             auto_rearm_after: None,
+            obstacles: Vec::new(),
+            perception: None,
+            npu_trace: None,
         };
         let clock = Ticking {
             now: Cell::new(0.0),

@@ -21,6 +21,9 @@ pub struct SafetyMonitor {
     /// Closest body-to-body distance seen, m (infinite before any pair came within 40 m).
     pub min_separation_m: f64,
     touching: Vec<(usize, usize)>,
+    /// Truck–obstacle contacts begun.
+    pub obstacle_collisions: u64,
+    touching_obstacles: Vec<(usize, usize)>,
     /// Per truck: past its grant at the last check.
     in_violation: Vec<bool>,
 }
@@ -31,6 +34,8 @@ impl SafetyMonitor {
             collisions: 0,
             min_separation_m: f64::INFINITY,
             touching: Vec::new(),
+            obstacle_collisions: 0,
+            touching_obstacles: Vec::new(),
             in_violation: vec![false; trucks],
         }
     }
@@ -65,6 +70,17 @@ impl SafetyMonitor {
             }
         }
         self.touching = touching;
+    }
+
+    /// Truck–obstacle contacts: every new touching pair counts once.
+    pub fn obstacle_contacts(&mut self, physics: &Physics) {
+        let touching = physics.truck_obstacle_contacts();
+        for pair in &touching {
+            if !self.touching_obstacles.contains(pair) {
+                self.obstacle_collisions += 1;
+            }
+        }
+        self.touching_obstacles = touching;
     }
 
     /// The permission monitor: each truck's true position against what the dispatcher

@@ -6,6 +6,8 @@
 
 use crate::config::SimConfig;
 use crate::error::SimError;
+use crate::obstacles::ObstacleSet;
+use crate::perceive::Perception;
 use crate::phase::Phase;
 use crate::physics::Physics;
 use crate::safety::SafetyMonitor;
@@ -47,6 +49,12 @@ pub struct SimWorld {
     pub metrics: WorldMetrics,
     /// Separation, contacts and permission compliance, measured independently.
     pub safety: SafetyMonitor,
+    /// Obstacles of the run ([`crate::obstacles`]).
+    pub obstacles: ObstacleSet,
+    /// Perception on every truck ([`crate::perceive`]), when the run has it.
+    pub perception: Option<Perception>,
+    /// Set when the detector failed during the run; every truck then stops.
+    pub perception_error: Option<String>,
     step_us: u64,
 }
 
@@ -99,6 +107,11 @@ impl SimWorld {
                 pt.heading,
             );
         }
+        let obstacles = ObstacleSet::new(cfg.obstacles.clone()).map_err(SimError::Config)?;
+        let perception = cfg
+            .perception
+            .as_ref()
+            .map(|p| Perception::new(p.cfg.clone(), p.detector.clone(), cfg.trucks, cfg.seed));
         let transport = crate::net::make_transport(&site, &cfg)?;
         let step_us = (1e6 / cfg.physics_hz).round() as u64;
         Ok(SimWorld {
@@ -119,6 +132,9 @@ impl SimWorld {
                 last_motion: SimTime::ZERO,
             },
             safety: SafetyMonitor::new(cfg.trucks),
+            obstacles,
+            perception,
+            perception_error: None,
             step_us,
             cfg,
         })
@@ -143,6 +159,24 @@ impl SimWorld {
         for m in self.transport.recv_down(now) {
             if let Some(t) = self.trucks.get_mut(m.truck.index()) {
                 t.inbox.push(m);
+            }
+        }
+        self.obstacles.update(&mut self.physics, &self.site, now.0);
+        if let Some(p) = &mut self.perception {
+            if let Err(e) = p.step(
+                now,
+                &self.site,
+                &self.physics,
+                &self.obstacles,
+                &mut self.trucks,
+            ) {
+                self.perception_error.get_or_insert(e.to_string());
+            }
+        }
+        if self.perception_error.is_some() {
+            // Blind trucks stop where they are.
+            for t in &mut self.trucks {
+                t.brain.set_obstacle_ahead(Some(0.0));
             }
         }
         let noise = self.cfg.gnss_noise_m;
@@ -230,6 +264,7 @@ impl SimWorld {
         let still = self.now.since(self.metrics.last_motion).as_secs_f64();
         self.metrics.longest_standstill_s = self.metrics.longest_standstill_s.max(still);
         self.safety.contacts(&self.physics);
+        self.safety.obstacle_contacts(&self.physics);
         self.safety.permissions(
             &mut self.trucks,
             &states,

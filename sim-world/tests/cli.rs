@@ -131,3 +131,57 @@ fn a_short_run_writes_a_complete_report() {
     assert_eq!(r["trucks"], 3);
     assert_eq!(r["per_truck"].as_array().map(|a| a.len()), Some(3));
 }
+
+#[test]
+fn a_missing_or_broken_model_stops_the_run_at_start_naming_the_file() {
+    let (code, _, err) = minesim(&[
+        "run",
+        "--perception",
+        "on",
+        "--trucks",
+        "2",
+        "--duration",
+        "1s",
+        "--model",
+        "no/such/detector.onnx",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no/such/detector.onnx: cannot read the model"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("minesim-cli-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let bad = dir.join("garbage.onnx");
+    std::fs::write(&bad, b"not a model at all").expect("write");
+    let (code, _, err) = minesim(&[
+        "run",
+        "--perception",
+        "on",
+        "--trucks",
+        "2",
+        "--duration",
+        "1s",
+        "--model",
+        bad.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("garbage.onnx: not a valid ONNX model"),
+        "{err}"
+    );
+    let (code, _, err) = minesim(&[
+        "run",
+        "--perception",
+        "on",
+        "--trucks",
+        "2",
+        "--duration",
+        "1s",
+        "--obstacle",
+        "boulder@1,2",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown obstacle class"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

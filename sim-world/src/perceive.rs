@@ -1,0 +1,548 @@
+//! Perception in the loop: every truck sweeps its lidar (ray-cast or the fleet-scale model),
+//! rasterises the sweep into the BEV grid and, when its own NPU is free, runs the detector
+//! on it; detections become usable when their simulated latency has passed, feed the
+//! truck's tracker, and the closest tracked obstacle in the truck's lane becomes a stopping
+//! point of its speed planner ([`vehicle::Truck::set_obstacle_ahead`]).
+//!
+//! Device timeline, per truck: a sweep that arrives while the device is still busy with the
+//! previous frame is dropped (counted); otherwise inference starts at the sweep's time and
+//! ends `latency` later (the cost model of the compiled detector on the truck's profile).
+//! The numerics of all trucks that start a frame in the same step run as one batched
+//! executor call; that changes no simulated time.
+//!
+//! What a truck ignores: tracks within [`LOADER_IGNORE_M`] of a mapped loader (the site map
+//! holds them), tracks moving faster than [`MOVING_MS`] (other machines in traffic are the
+//! dispatcher's block permissions' business), and tracks outside its lane corridor.
+
+pub use crate::config::{PerceptionConfig, Sensing};
+use crate::obstacles::ObstacleSet;
+use crate::physics::Physics;
+use crate::scene::Scene;
+use crate::truck::TruckSim;
+use perception::detector::{Detector, DetectorError};
+use perception::fleet_sensor::{self, SensorPose};
+use perception::track::{to_world, Tracker};
+use perception::{BevSpec, Detection, LidarConfig, LidarPoint};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use site::seed::Stream;
+use site::{SimTime, Site};
+use std::sync::Arc;
+
+/// Tracks this close to a mapped loader are the loader, m.
+pub const LOADER_IGNORE_M: f64 = 10.0;
+/// Tracks faster than this are traffic, not obstacles, m/s.
+pub const MOVING_MS: f64 = 1.0;
+/// Lateral margin of the lane corridor beyond the truck's half width, m.
+pub const CORRIDOR_MARGIN_M: f64 = 1.0;
+/// How far ahead along the route obstacles are considered, m.
+pub const LOOKAHEAD_M: f64 = 80.0;
+
+/// A frame on a truck's device.
+#[derive(Clone, Debug)]
+struct InFlight {
+    frame_us: u64,
+    ready_us: u64,
+    pose: SensorPose,
+    detections: Vec<Detection>,
+}
+
+/// A stationary obstacle a truck has tracked in its lane, kept while the sensor cannot see
+/// it (below the lowest beam, close in front of the truck) and dropped once it is in plain
+/// view and no longer tracked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Remembered {
+    pub x: f64,
+    pub y: f64,
+    /// Half its largest extent, m.
+    pub half: f64,
+    /// Last time a track confirmed it, µs.
+    pub seen_us: u64,
+}
+
+/// One truck's perception.
+#[derive(Clone, Debug)]
+pub struct TruckPerception {
+    next_sweep_us: u64,
+    busy_until_us: u64,
+    in_flight: Option<InFlight>,
+    pub tracker: Tracker,
+    rng: ChaCha8Rng,
+    /// The last sweep (truck frame) and the pose it was taken at.
+    pub last_points: Vec<LidarPoint>,
+    pub last_pose: Option<SensorPose>,
+    /// The last detections that became usable, the pose of their frame and the frame's time.
+    pub last_detections: Vec<Detection>,
+    pub detections_pose: Option<SensorPose>,
+    pub detections_frame_us: u64,
+    /// Distance to the obstacle the planner stops for, as last reported, m.
+    pub obstacle_ahead_m: Option<f64>,
+    /// Stationary obstacles in the lane, kept through the sensor's blind zone.
+    pub memory: Vec<Remembered>,
+    pub stats: TruckPerceptionStats,
+}
+
+/// Counters of one truck.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TruckPerceptionStats {
+    pub sweeps: u64,
+    pub points: u64,
+    pub inferences: u64,
+    pub dropped_frames: u64,
+    pub detections: u64,
+    /// Steps in which an obstacle was a stopping point.
+    pub obstacle_steps: u64,
+}
+
+/// One inference on a truck's device (the trace).
+#[derive(Clone, Copy, Debug)]
+pub struct InferenceSpan {
+    pub truck: usize,
+    pub start_us: u64,
+    pub end_us: u64,
+}
+
+/// Perception of the whole fleet.
+pub struct Perception {
+    pub cfg: PerceptionConfig,
+    pub detector: Arc<Detector>,
+    pub trucks: Vec<TruckPerception>,
+    /// Simulated latency of every inference, µs.
+    pub latencies_us: Vec<u64>,
+    /// Age of detections when they became usable (frame to result), µs.
+    pub ages_us: Vec<u64>,
+    pub spans: Vec<InferenceSpan>,
+}
+
+impl Perception {
+    pub fn new(cfg: PerceptionConfig, detector: Arc<Detector>, trucks: usize, seed: u64) -> Self {
+        let period = cfg.lidar.period_us();
+        let trucks = (0..trucks)
+            .map(|i| TruckPerception {
+                // Sweeps of the fleet are spread over the period, as real sensors are not
+                // synchronised.
+                next_sweep_us: (i as u64 * 7919) % period.max(1),
+                busy_until_us: 0,
+                in_flight: None,
+                tracker: Tracker::new(cfg.tracker),
+                rng: site::seed::rng(seed, Stream::Lidar, i as u64),
+                last_points: Vec::new(),
+                last_pose: None,
+                last_detections: Vec::new(),
+                detections_pose: None,
+                detections_frame_us: 0,
+                obstacle_ahead_m: None,
+                memory: Vec::new(),
+                stats: TruckPerceptionStats::default(),
+            })
+            .collect();
+        Perception {
+            cfg,
+            detector,
+            trucks,
+            latencies_us: Vec::new(),
+            ages_us: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// One control step of perception for every truck (before the trucks' own step).
+    pub fn step(
+        &mut self,
+        now: SimTime,
+        site: &Site,
+        physics: &Physics,
+        obstacles: &ObstacleSet,
+        trucks: &mut [TruckSim],
+    ) -> Result<(), DetectorError> {
+        let now_us = now.0;
+        // 1. Results whose latency has passed become usable.
+        for p in &mut self.trucks {
+            if let Some(f) = p.in_flight.take_if(|f| f.ready_us <= now_us) {
+                let world: Vec<_> = f
+                    .detections
+                    .iter()
+                    .map(|d| to_world(d, f.pose.x, f.pose.y, f.pose.heading))
+                    .collect();
+                p.tracker.update(f.frame_us, &world);
+                self.ages_us.push(f.ready_us - f.frame_us);
+                p.stats.detections += f.detections.len() as u64;
+                p.last_detections = f.detections;
+                p.detections_pose = Some(f.pose);
+                p.detections_frame_us = f.frame_us;
+            }
+        }
+        // 2. Sweeps that are due.
+        let period = self.cfg.lidar.period_us().max(1);
+        let due: Vec<usize> = (0..self.trucks.len())
+            .filter(|&i| self.trucks[i].next_sweep_us <= now_us)
+            .collect();
+        if !due.is_empty() {
+            let scene = match self.cfg.sensing {
+                Sensing::Fleet => Some(Scene::of_world(site, physics, obstacles.active())),
+                Sensing::Raycast => None,
+            };
+            let mut grids = Vec::new();
+            let mut starts = Vec::new();
+            for &i in &due {
+                let body = trucks[i].body;
+                let st = physics.state(body);
+                let pose = SensorPose {
+                    x: st.pos[0],
+                    y: st.pos[1],
+                    heading: st.heading,
+                };
+                let p = &mut self.trucks[i];
+                while p.next_sweep_us <= now_us {
+                    p.next_sweep_us += period;
+                }
+                let scan = match &scene {
+                    Some(s) => {
+                        let own = s.without_truck(i);
+                        fleet_sensor::scan(
+                            &self.cfg.lidar,
+                            &pose,
+                            &own.boxes,
+                            self.cfg.dust,
+                            &mut p.rng,
+                            now_us,
+                        )
+                        .0
+                    }
+                    None => {
+                        crate::lidar::cast_scan(
+                            physics,
+                            site,
+                            body,
+                            &self.cfg.lidar,
+                            self.cfg.dust,
+                            &mut p.rng,
+                            now_us,
+                        )
+                        .0
+                    }
+                };
+                p.stats.sweeps += 1;
+                p.stats.points += scan.points.len() as u64;
+                if p.busy_until_us > now_us {
+                    p.stats.dropped_frames += 1;
+                } else {
+                    grids.push(perception::bev::rasterise(&self.cfg.bev, &scan.points));
+                    starts.push((i, pose));
+                }
+                p.last_points = scan.points;
+                p.last_pose = Some(pose);
+            }
+            // 3. One batched execution for every frame that starts now.
+            if !grids.is_empty() {
+                let refs: Vec<&[f32]> = grids.iter().map(Vec::as_slice).collect();
+                let results = self.detector.infer(&refs)?;
+                let lat = self.detector.latency_us();
+                for ((i, pose), dets) in starts.into_iter().zip(results) {
+                    let p = &mut self.trucks[i];
+                    p.busy_until_us = now_us + lat;
+                    p.stats.inferences += 1;
+                    p.in_flight = Some(InFlight {
+                        frame_us: now_us,
+                        ready_us: now_us + lat,
+                        pose,
+                        detections: dets,
+                    });
+                    self.latencies_us.push(lat);
+                    if self.cfg.trace {
+                        self.spans.push(InferenceSpan {
+                            truck: i,
+                            start_us: now_us,
+                            end_us: now_us + lat,
+                        });
+                    }
+                }
+            }
+        }
+        // 4. The closest obstacle in each truck's lane.
+        let blind = blind_range_m(&self.cfg.lidar);
+        for (i, t) in trucks.iter_mut().enumerate() {
+            let st = physics.state(t.body);
+            let p = &mut self.trucks[i];
+            remember(site, t, p, &st, &self.cfg.lidar, blind, now_us);
+            let d = obstacle_ahead(site, t, &p.memory);
+            if d.is_some() {
+                p.stats.obstacle_steps += 1;
+            }
+            p.obstacle_ahead_m = d;
+            t.brain.set_obstacle_ahead(d);
+        }
+        Ok(())
+    }
+
+    /// Fleet figures for the report.
+    pub fn summary(&self) -> PerceptionSummary {
+        let sum =
+            |f: fn(&TruckPerceptionStats) -> u64| self.trucks.iter().map(|t| f(&t.stats)).sum();
+        let sweeps: u64 = sum(|s| s.sweeps);
+        PerceptionSummary {
+            sensing: self.cfg.sensing,
+            dust: self.cfg.dust,
+            model: self.detector.path.display().to_string(),
+            device: self.detector.profile.name.clone(),
+            precision: format!("{:?}", self.detector.precision).to_lowercase(),
+            model_flops: self.detector.flops(),
+            sweeps,
+            points_per_sweep: if sweeps > 0 {
+                sum(|s| s.points) as f64 / sweeps as f64
+            } else {
+                0.0
+            },
+            inferences: sum(|s| s.inferences),
+            dropped_frames: sum(|s| s.dropped_frames),
+            detections: sum(|s| s.detections),
+            latency_us: Figures::of(&self.latencies_us),
+            detection_age_us: Figures::of(&self.ages_us),
+            obstacle_stop_steps: sum(|s| s.obstacle_steps),
+        }
+    }
+
+    /// The Chrome/Perfetto trace of every truck's device: one process per truck, one span
+    /// per inference, with the compiled model's kernels inside it.
+    pub fn chrome_trace(&self) -> Result<serde_json::Value, DetectorError> {
+        let mut prof = npu::profiler::Profiler::default();
+        let costs = self
+            .detector
+            .model
+            .kernel_costs(1, &self.detector.profile)
+            .map_err(|e| DetectorError::Run(e.to_string()))?;
+        for (k, s) in self.spans.iter().enumerate() {
+            prof.record(
+                npu::profiler::TaskSpan {
+                    device: s.truck,
+                    device_name: format!("truck {} {}", s.truck, self.detector.profile.name),
+                    stream: 0,
+                    task: k as u64,
+                    model: "detector".into(),
+                    gear: 1,
+                    requests: 1,
+                    start_us: s.start_us,
+                    end_us: s.end_us,
+                },
+                &costs,
+            );
+        }
+        Ok(prof.chrome_trace())
+    }
+}
+
+/// Mean, p99 and max of a set of µs values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Figures {
+    pub n: usize,
+    pub mean: f64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Figures {
+    pub fn of(v: &[u64]) -> Figures {
+        if v.is_empty() {
+            return Figures::default();
+        }
+        let mut s = v.to_vec();
+        s.sort_unstable();
+        let p99 = s[((s.len() as f64 * 0.99).ceil() as usize).clamp(1, s.len()) - 1];
+        Figures {
+            n: s.len(),
+            mean: s.iter().sum::<u64>() as f64 / s.len() as f64,
+            p99,
+            max: s[s.len() - 1],
+        }
+    }
+}
+
+/// Perception's part of the run report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PerceptionSummary {
+    pub sensing: Sensing,
+    pub dust: f64,
+    pub model: String,
+    pub device: String,
+    pub precision: String,
+    pub model_flops: u64,
+    pub sweeps: u64,
+    pub points_per_sweep: f64,
+    pub inferences: u64,
+    pub dropped_frames: u64,
+    pub detections: u64,
+    /// Simulated inference latency per frame on the truck's device.
+    pub latency_us: Figures,
+    /// Age of detections when they became usable (sweep to result).
+    pub detection_age_us: Figures,
+    pub obstacle_stop_steps: u64,
+}
+
+/// Horizontal range from the sensor within which the lowest beam passes over an object of
+/// [`BLIND_OBJECT_M`] height: what stands closer is not seen, m.
+pub fn blind_range_m(lidar: &LidarConfig) -> f64 {
+    let down = (-lidar.elev_min_deg).to_radians().tan().max(1e-3);
+    ((lidar.mount_height_m - BLIND_OBJECT_M) / down).max(0.0)
+}
+
+/// Height of the smallest obstacle the blind zone is sized for, m.
+pub const BLIND_OBJECT_M: f64 = 0.5;
+/// A remembered obstacle in plain view that no track has confirmed for this long is gone, µs.
+pub const FORGET_US: u64 = 1_000_000;
+
+/// Updates a truck's obstacle memory from its confirmed stationary tracks in the corridor.
+fn remember(
+    site: &Site,
+    t: &TruckSim,
+    p: &mut TruckPerception,
+    st: &crate::physics::BodyState,
+    lidar: &LidarConfig,
+    blind: f64,
+    now_us: u64,
+) {
+    for tr in p.tracker.confirmed() {
+        if tr.speed() > MOVING_MS || tr.since_update_us(now_us) > 300_000 {
+            continue;
+        }
+        if !in_corridor(site, t, tr.x, tr.y, 0.5 * tr.length.max(tr.width)) {
+            continue;
+        }
+        let half = 0.5 * tr.length.max(tr.width);
+        match p
+            .memory
+            .iter_mut()
+            .find(|m| (m.x - tr.x).hypot(m.y - tr.y) < 3.0)
+        {
+            Some(m) => {
+                *m = Remembered {
+                    x: tr.x,
+                    y: tr.y,
+                    half,
+                    seen_us: tr.last_update_us,
+                }
+            }
+            None => p.memory.push(Remembered {
+                x: tr.x,
+                y: tr.y,
+                half,
+                seen_us: tr.last_update_us,
+            }),
+        }
+    }
+    // Forget what the sensor can see and no longer confirms, and what is behind the truck.
+    let (c, s) = (st.heading.cos(), st.heading.sin());
+    let sx = st.pos[0] + lidar.mount_forward_m * c;
+    let sy = st.pos[1] + lidar.mount_forward_m * s;
+    p.memory.retain(|m| {
+        let (dx, dy) = (m.x - sx, m.y - sy);
+        let ahead = dx * c + dy * s;
+        let range = dx.hypot(dy);
+        let behind = ahead < -(0.5 * t.brain.params.length_m + lidar.mount_forward_m + m.half);
+        let visible = range - m.half > blind + 1.0 && range < 60.0;
+        !(behind || (visible && now_us.saturating_sub(m.seen_us) > FORGET_US))
+    });
+}
+
+/// Whether a point (with half extent `half`) lies in `t`'s lane corridor ahead.
+fn in_corridor(site: &Site, t: &TruckSim, x: f64, y: f64, half: f64) -> bool {
+    let Some(route) = t.brain.route() else {
+        return false;
+    };
+    if site
+        .loaders
+        .iter()
+        .any(|l| (l.pos[0] - x).hypot(l.pos[1] - y) < LOADER_IGNORE_M)
+    {
+        return false;
+    }
+    let progress = t.brain.progress();
+    let (d, d2) = route.project([x, y], progress, progress + LOOKAHEAD_M, &site.roads);
+    let lateral = d2.max(0.0).sqrt();
+    d > progress && lateral - half <= 0.5 * t.brain.params.width_m + CORRIDOR_MARGIN_M
+}
+
+/// The distance along `t`'s route from its centre to the near edge of the closest
+/// remembered obstacle in its corridor.
+fn obstacle_ahead(site: &Site, t: &TruckSim, memory: &[Remembered]) -> Option<f64> {
+    let route = t.brain.route()?;
+    let progress = t.brain.progress();
+    let mut best: Option<f64> = None;
+    for m in memory {
+        if !in_corridor(site, t, m.x, m.y, m.half) {
+            continue;
+        }
+        let (d, _) = route.project([m.x, m.y], progress, progress + LOOKAHEAD_M, &site.roads);
+        let ahead = (d - progress - m.half).max(0.0);
+        if best.is_none_or(|b| ahead < b) {
+            best = Some(ahead);
+        }
+    }
+    best
+}
+
+/// The committed detector, `assets/models/detector.onnx` (from the working directory when
+/// it has one, else from the source tree).
+pub fn default_model_path() -> std::path::PathBuf {
+    const MODEL: &str = "assets/models/detector.onnx";
+    let here = std::path::PathBuf::from(MODEL);
+    if here.exists() {
+        return here;
+    }
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(MODEL)
+}
+
+/// Grids for INT8 calibration: sweeps of the fleet-scale model over flat ground with random
+/// obstacles around the sensor (seeded, so the compiled model is the same every run).
+pub fn calibration_grids(lidar: &LidarConfig, bev: &BevSpec, n: usize) -> Vec<Vec<f32>> {
+    use rand::RngExt;
+    let mut rng = site::seed::rng(0, Stream::Dataset, 1);
+    let pose = SensorPose {
+        x: 0.0,
+        y: 0.0,
+        heading: 0.0,
+    };
+    (0..n)
+        .map(|_| {
+            let k = rng.random_range(1..=6usize);
+            let boxes: Vec<_> = (0..k)
+                .map(|_| {
+                    let x = rng.random_range(5.0..70.0);
+                    let y = rng.random_range(-30.0..30.0);
+                    let o = crate::scene::random_obstacle(&mut rng, x, y);
+                    fleet_sensor::SceneBox {
+                        x: o.x,
+                        y: o.y,
+                        yaw: o.yaw,
+                        length: o.length,
+                        width: o.width,
+                        height: o.height,
+                    }
+                })
+                .collect();
+            let (scan, _) = fleet_sensor::scan(lidar, &pose, &boxes, 0.0, &mut rng, 0);
+            perception::bev::rasterise(bev, &scan.points)
+        })
+        .collect()
+}
+
+/// Loads and compiles the detector at `path` for the trucks' Ascend 310 at `precision`.
+pub fn load_detector(
+    path: &std::path::Path,
+    precision: npu::ir::Precision,
+    cfg: &PerceptionConfig,
+) -> Result<Arc<Detector>, DetectorError> {
+    let profile =
+        npu::device::DeviceProfile::builtin("ascend310").map_err(|e| DetectorError::Compile {
+            path: path.to_path_buf(),
+            device: "ascend310".into(),
+            reason: e.to_string(),
+        })?;
+    let calib = if precision == npu::ir::Precision::Int8 {
+        calibration_grids(&cfg.lidar, &cfg.bev, 32)
+    } else {
+        Vec::new()
+    };
+    Detector::load(path, cfg.bev, profile, precision, &calib).map(Arc::new)
+}
