@@ -33,6 +33,19 @@ pub struct SceneBox {
     pub height: f64,
 }
 
+impl From<&crate::types::ObstacleSpec> for SceneBox {
+    fn from(o: &crate::types::ObstacleSpec) -> SceneBox {
+        SceneBox {
+            x: o.x,
+            y: o.y,
+            yaw: o.yaw,
+            length: o.length,
+            width: o.width,
+            height: o.height,
+        }
+    }
+}
+
 /// What a return came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HitTag {

@@ -294,14 +294,7 @@ fn place_obstacles(
             continue;
         }
         scene.push(
-            perception::fleet_sensor::SceneBox {
-                x: o.x,
-                y: o.y,
-                yaw: o.yaw,
-                length: o.length,
-                width: o.width,
-                height: o.height,
-            },
+            perception::fleet_sensor::SceneBox::from(&o),
             crate::scene::Owner::Obstacle(obstacles.len()),
             o.class,
         );

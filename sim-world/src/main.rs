@@ -174,6 +174,16 @@ enum ModelPrecision {
     Int8,
 }
 
+impl From<ModelPrecision> for npu::ir::Precision {
+    fn from(p: ModelPrecision) -> Self {
+        match p {
+            ModelPrecision::Fp32 => npu::ir::Precision::Fp32,
+            ModelPrecision::Fp16 => npu::ir::Precision::Fp16,
+            ModelPrecision::Int8 => npu::ir::Precision::Int8,
+        }
+    }
+}
+
 fn parse_dust(s: &str) -> Result<f64, String> {
     let d: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
     if !(0.0..=1.0).contains(&d) {
@@ -248,11 +258,7 @@ impl PerceptionArgs {
             .model
             .clone()
             .unwrap_or_else(sim_world::perceive::default_model_path);
-        let precision = match self.precision {
-            ModelPrecision::Fp32 => npu::ir::Precision::Fp32,
-            ModelPrecision::Fp16 => npu::ir::Precision::Fp16,
-            ModelPrecision::Int8 => npu::ir::Precision::Int8,
-        };
+        let precision = self.precision.into();
         let detector = sim_world::perceive::load_detector(&path, precision, &cfg)?;
         Ok((
             obstacles,
@@ -610,11 +616,7 @@ fn detector_eval(cmd: DetectorEvalCmd) -> anyhow::Result<()> {
     let cfg = sim_world::perceive::PerceptionConfig::default();
     let mut all = serde_json::Map::new();
     for p in &cmd.precision {
-        let precision = match p {
-            ModelPrecision::Fp32 => npu::ir::Precision::Fp32,
-            ModelPrecision::Fp16 => npu::ir::Precision::Fp16,
-            ModelPrecision::Int8 => npu::ir::Precision::Int8,
-        };
+        let precision = (*p).into();
         let mut det = sim_world::perceive::load_detector(&path, precision, &cfg)?;
         if let Some(t) = cmd.threshold {
             std::sync::Arc::make_mut(&mut det).threshold = t;

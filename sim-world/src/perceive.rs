@@ -510,15 +510,7 @@ pub fn calibration_grids(lidar: &LidarConfig, bev: &BevSpec, n: usize) -> Vec<Ve
                 .map(|_| {
                     let x = rng.random_range(5.0..70.0);
                     let y = rng.random_range(-30.0..30.0);
-                    let o = crate::scene::random_obstacle(&mut rng, x, y);
-                    fleet_sensor::SceneBox {
-                        x: o.x,
-                        y: o.y,
-                        yaw: o.yaw,
-                        length: o.length,
-                        width: o.width,
-                        height: o.height,
-                    }
+                    fleet_sensor::SceneBox::from(&crate::scene::random_obstacle(&mut rng, x, y))
                 })
                 .collect();
             let (scan, _) = fleet_sensor::scan(lidar, &pose, &boxes, 0.0, &mut rng, 0);

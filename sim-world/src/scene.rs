@@ -69,18 +69,7 @@ impl Scene {
             );
         }
         for (i, o) in obstacles {
-            s.push(
-                SceneBox {
-                    x: o.x,
-                    y: o.y,
-                    yaw: o.yaw,
-                    length: o.length,
-                    width: o.width,
-                    height: o.height,
-                },
-                Owner::Obstacle(i),
-                o.class,
-            );
+            s.push(SceneBox::from(o), Owner::Obstacle(i), o.class);
         }
         s
     }
