@@ -112,6 +112,10 @@ pub struct Perception {
     /// Age of detections when they became usable (frame to result), µs.
     pub ages_us: Vec<u64>,
     pub spans: Vec<InferenceSpan>,
+    /// The truck whose full point cloud is kept in its [`TruckPerception::last_points`]
+    /// (the viewer's selected truck). At fleet sensing the detector's input is rasterised
+    /// without making points, so other trucks keep none.
+    pub watch: Option<usize>,
 }
 
 impl Perception {
@@ -143,6 +147,7 @@ impl Perception {
             latencies_us: Vec::new(),
             ages_us: Vec::new(),
             spans: Vec::new(),
+            watch: None,
         }
     }
 
