@@ -93,20 +93,20 @@ pub fn normal(rng: &mut impl rand::Rng) -> f64 {
 }
 
 /// A box in the truck frame, ready for slab tests.
-struct LocalBox {
-    cx: f64,
-    cy: f64,
+pub(crate) struct LocalBox {
+    pub(crate) cx: f64,
+    pub(crate) cy: f64,
     /// Unit length axis.
-    ux: f64,
-    uy: f64,
-    hl: f64,
-    hw: f64,
-    height: f64,
-    tag: u32,
+    pub(crate) ux: f64,
+    pub(crate) uy: f64,
+    pub(crate) hl: f64,
+    pub(crate) hw: f64,
+    pub(crate) height: f64,
+    pub(crate) tag: u32,
 }
 
 /// Entry and exit distances of the 2-D ray `o + t·d` through a box footprint, if any.
-fn slab(b: &LocalBox, ox: f64, oy: f64, dx: f64, dy: f64) -> Option<(f64, f64)> {
+pub(crate) fn slab(b: &LocalBox, ox: f64, oy: f64, dx: f64, dy: f64) -> Option<(f64, f64)> {
     let (rx, ry) = (ox - b.cx, oy - b.cy);
     // Ray in the box's axes.
     let (p0, d0) = (rx * b.ux + ry * b.uy, dx * b.ux + dy * b.uy);
@@ -128,18 +128,15 @@ fn slab(b: &LocalBox, ox: f64, oy: f64, dx: f64, dy: f64) -> Option<(f64, f64)> 
     (t1 >= t0.max(0.0)).then_some((t0.max(0.0), t1))
 }
 
-/// One sweep of the fleet-scale model. Returns the scan (truck frame) and a tag per point.
-pub fn scan(
+/// The boxes within the sensor's reach, in the truck frame; `tag` is the index into `boxes`.
+pub(crate) fn local_boxes(
     cfg: &LidarConfig,
     pose: &SensorPose,
     boxes: &[SceneBox],
-    dust: f64,
-    rng: &mut impl rand::Rng,
-    t_us: u64,
-) -> (Scan, Vec<HitTag>) {
+) -> Vec<LocalBox> {
     let (c, s) = (pose.heading.cos(), pose.heading.sin());
     let reach = cfg.range_m + cfg.mount_forward_m.abs();
-    let local: Vec<LocalBox> = boxes
+    boxes
         .iter()
         .enumerate()
         .filter_map(|(k, b)| {
@@ -160,71 +157,124 @@ pub fn scan(
                 tag: k as u32,
             })
         })
-        .collect();
-    let (ox, oy, oh) = (cfg.mount_forward_m, 0.0, cfg.mount_height_m);
-    let tans: Vec<(f64, f64)> = (0..cfg.beams)
+        .collect()
+}
+
+/// Where an azimuth column's ray footprint crosses a box: entry and exit distances from
+/// the sensor, the box height and its tag.
+pub(crate) type Span = (f64, f64, f64, u32);
+
+/// The crossings of the column with direction `(dx, dy)` through `boxes`, sorted by entry.
+pub(crate) fn column_spans<'a>(
+    cfg: &LidarConfig,
+    boxes: impl Iterator<Item = &'a LocalBox>,
+    dx: f64,
+    dy: f64,
+    spans: &mut Vec<Span>,
+) {
+    spans.clear();
+    for b in boxes {
+        if let Some((t0, t1)) = slab(b, cfg.mount_forward_m, 0.0, dx, dy) {
+            spans.push((t0, t1, b.height, b.tag));
+        }
+    }
+    spans.sort_by(|p, q| p.0.total_cmp(&q.0));
+}
+
+/// `(tan, cos)` of every beam's elevation.
+pub(crate) fn beam_tans(cfg: &LidarConfig) -> Vec<(f64, f64)> {
+    (0..cfg.beams)
         .map(|i| {
             let e = cfg.elevation(i);
             (e.tan(), e.cos())
         })
-        .collect();
+        .collect()
+}
+
+/// One ray of an azimuth column whose box footprint crossings are `spans` (sorted by entry):
+/// the nearest of the box hits and the ground hit, through the error model. `None` when the
+/// ray is lost.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn cast_ray(
+    cfg: &LidarConfig,
+    spans: &[Span],
+    tan_e: f64,
+    cos_e: f64,
+    dx: f64,
+    dy: f64,
+    dust: f64,
+    rng: &mut impl rand::Rng,
+) -> Option<(LidarPoint, HitTag)> {
+    let (ox, oy, oh) = (cfg.mount_forward_m, 0.0, cfg.mount_height_m);
+    // Horizontal distance of the first surface the ray meets.
+    let mut hit: Option<(f64, HitTag)> = None;
+    let t_ground = if tan_e < 0.0 {
+        -oh / tan_e
+    } else {
+        f64::INFINITY
+    };
+    for &(t0, t1, h, tag) in spans {
+        if t0 >= t_ground {
+            break;
+        }
+        let z0 = oh + t0 * tan_e;
+        let t = if (0.0..=h).contains(&z0) {
+            Some(t0)
+        } else if z0 > h && tan_e < 0.0 {
+            let tt = (h - oh) / tan_e;
+            (tt >= t0 && tt <= t1).then_some(tt)
+        } else {
+            None
+        };
+        if let Some(t) = t {
+            hit = Some((t, HitTag::Box(tag)));
+            break;
+        }
+    }
+    let hit = hit.or((t_ground.is_finite()).then_some((t_ground, HitTag::Ground)));
+    let true_range = hit.map(|(t, _)| t / cos_e).filter(|r| *r <= cfg.range_m);
+    let (r, clutter) = draw_return(cfg, true_range, dust, rng)?;
+    let t = r * cos_e;
+    let h = oh + t * tan_e;
+    let tag = if clutter {
+        HitTag::Clutter
+    } else {
+        hit.map_or(HitTag::Ground, |(_, g)| g)
+    };
+    // Ground returns read the mapped ground: 0 plus the range noise's share.
+    Some((
+        LidarPoint {
+            x: (ox + t * dx) as f32,
+            y: (oy + t * dy) as f32,
+            h: h as f32,
+        },
+        tag,
+    ))
+}
+
+/// One sweep of the fleet-scale model. Returns the scan (truck frame) and a tag per point.
+pub fn scan(
+    cfg: &LidarConfig,
+    pose: &SensorPose,
+    boxes: &[SceneBox],
+    dust: f64,
+    rng: &mut impl rand::Rng,
+    t_us: u64,
+) -> (Scan, Vec<HitTag>) {
+    let local = local_boxes(cfg, pose, boxes);
+    let tans = beam_tans(cfg);
     let mut points = Vec::with_capacity(cfg.rays_per_sweep() as usize / 2);
     let mut tags = Vec::with_capacity(points.capacity());
-    let mut spans: Vec<(f64, f64, f64, u32)> = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
     for j in 0..cfg.azimuth_steps {
         let a = cfg.azimuth(j);
         let (dx, dy) = (a.cos(), a.sin());
-        spans.clear();
-        for b in &local {
-            if let Some((t0, t1)) = slab(b, ox, oy, dx, dy) {
-                spans.push((t0, t1, b.height, b.tag));
-            }
-        }
-        spans.sort_by(|p, q| p.0.total_cmp(&q.0));
+        column_spans(cfg, local.iter(), dx, dy, &mut spans);
         for &(tan_e, cos_e) in &tans {
-            // Horizontal distance of the first surface the ray meets.
-            let mut hit: Option<(f64, HitTag)> = None;
-            let t_ground = if tan_e < 0.0 {
-                -oh / tan_e
-            } else {
-                f64::INFINITY
-            };
-            for &(t0, t1, h, tag) in &spans {
-                if t0 >= t_ground {
-                    break;
-                }
-                let z0 = oh + t0 * tan_e;
-                let t = if (0.0..=h).contains(&z0) {
-                    Some(t0)
-                } else if z0 > h && tan_e < 0.0 {
-                    let tt = (h - oh) / tan_e;
-                    (tt >= t0 && tt <= t1).then_some(tt)
-                } else {
-                    None
-                };
-                if let Some(t) = t {
-                    hit = Some((t, HitTag::Box(tag)));
-                    break;
-                }
-            }
-            let hit = hit.or((t_ground.is_finite()).then_some((t_ground, HitTag::Ground)));
-            let true_range = hit.map(|(t, _)| t / cos_e).filter(|r| *r <= cfg.range_m);
-            let Some((r, clutter)) = draw_return(cfg, true_range, dust, rng) else {
+            let Some((p, tag)) = cast_ray(cfg, &spans, tan_e, cos_e, dx, dy, dust, rng) else {
                 continue;
             };
-            let t = r * cos_e;
-            let h = oh + t * tan_e;
-            let tag = if clutter {
-                HitTag::Clutter
-            } else {
-                hit.map_or(HitTag::Ground, |(_, g)| g)
-            };
-            // Ground returns read the mapped ground: 0 plus the range noise's share.
-            points.push(LidarPoint {
-                x: (ox + t * dx) as f32,
-                y: (oy + t * dy) as f32,
-                h: h as f32,
-            });
+            points.push(p);
             tags.push(tag);
         }
     }

@@ -18,6 +18,8 @@
 //! - [`lidar`]: the roof lidar's configuration and error model (noise, dropout, dust).
 //! - [`fleet_sensor`]: the fleet-scale sensor model: the lidar cast analytically against the
 //!   boxes near the truck over the mapped ground, with the same error model.
+//! - [`fleet_bev`]: the same fleet-scale model straight into the BEV grid, without points
+//!   (what the trucks run): a precomputed ground pattern, exact rays only where a box can be.
 //! - [`bev`]: the bird's-eye-view grid the detector sees ([`bev::BevSpec`], [`bev::rasterise`]).
 //! - [`track`]: the multi-object tracker in the site frame ([`track::Tracker`]).
 //! - [`eval`]: detection evaluation against ground truth (matching, recall and precision by
@@ -26,6 +28,7 @@
 pub mod bev;
 pub mod detector;
 pub mod eval;
+pub mod fleet_bev;
 pub mod fleet_sensor;
 pub mod lidar;
 pub mod track;

@@ -16,8 +16,9 @@ use crate::config::SimConfig;
 use crate::error::SimError;
 use crate::scene::Scene;
 use crate::world::SimWorld;
-use perception::fleet_sensor::{self, HitTag, SensorPose};
-use perception::{BevSpec, GroundTruth, LidarConfig, ObstacleSpec, Scan};
+use perception::fleet_bev::GroundPattern;
+use perception::fleet_sensor::{HitTag, SensorPose};
+use perception::{BevSpec, GroundTruth, LidarConfig, ObstacleSpec};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -72,14 +73,9 @@ pub struct Sample {
 
 pub use crate::scene::random_obstacle;
 
-/// Labels of a sweep: every box of `scene` whose centre lies in the grid, in the truck frame.
-pub fn labels(
-    scene: &Scene,
-    pose: &SensorPose,
-    bev: &BevSpec,
-    tags: &[HitTag],
-) -> Vec<GroundTruth> {
-    let mut counts = vec![0u32; scene.boxes.len()];
+/// Returns on each box of a point sweep, from its hit tags.
+pub fn box_counts(boxes: usize, tags: &[HitTag]) -> Vec<u32> {
+    let mut counts = vec![0u32; boxes];
     for t in tags {
         if let HitTag::Box(k) = t {
             if let Some(c) = counts.get_mut(*k as usize) {
@@ -87,6 +83,12 @@ pub fn labels(
             }
         }
     }
+    counts
+}
+
+/// Labels of a sweep: every box of `scene` whose centre lies in the grid, in the truck frame,
+/// with the returns it got (`counts`, per box).
+pub fn labels(scene: &Scene, pose: &SensorPose, bev: &BevSpec, counts: &[u32]) -> Vec<GroundTruth> {
     let (c, s) = (pose.heading.cos(), pose.heading.sin());
     scene
         .boxes
@@ -104,22 +106,26 @@ pub fn labels(
                 width: b.width as f32,
                 height: b.height as f32,
                 yaw: site::road::wrap_angle(b.yaw - pose.heading) as f32,
-                points: counts[k],
+                points: counts.get(k).copied().unwrap_or(0),
             })
         })
         .collect()
 }
 
-/// A sweep of one truck at one sensing level, over the scene without the truck itself.
+/// A sweep of one truck at one sensing level, over the scene without the truck itself: the
+/// pose, the BEV grid and the returns on each box of `scene`. The fleet level is what the
+/// trucks run ([`perception::fleet_bev`]); the ray-cast level goes through rapier.
+#[allow(clippy::too_many_arguments)]
 pub fn sweep(
     world: &SimWorld,
     truck: usize,
     scene: &Scene,
     sensing: Sensing,
     lidar: &LidarConfig,
+    pattern: &GroundPattern,
     dust: f64,
     rng: &mut ChaCha8Rng,
-) -> (SensorPose, Scan, Vec<HitTag>) {
+) -> (SensorPose, Vec<f32>, Vec<u32>) {
     let st = world.physics.state(world.trucks[truck].body);
     let pose = SensorPose {
         x: st.pos[0],
@@ -129,19 +135,20 @@ pub fn sweep(
     let t_us = world.now.0;
     match sensing {
         Sensing::Fleet => {
-            let (scan, tags) = fleet_sensor::scan(lidar, &pose, &scene.boxes, dust, rng, t_us);
-            (pose, scan, tags)
+            let s = perception::fleet_bev::sweep(pattern, &pose, &scene.boxes, None, dust, rng);
+            (pose, s.grid, s.box_points)
         }
         Sensing::Raycast => {
             let body = world.trucks[truck].body;
             let (scan, hits) =
                 crate::lidar::cast_scan(&world.physics, &world.site, body, lidar, dust, rng, t_us);
-            let tags = hits
+            let tags: Vec<HitTag> = hits
                 .iter()
                 .zip(&scan.points)
                 .map(|(h, p)| scene.tag_of(*h, &pose, p))
                 .collect();
-            (pose, scan, tags)
+            let grid = perception::bev::rasterise(&pattern.spec, &scan.points);
+            (pose, grid, box_counts(scene.boxes.len(), &tags))
         }
     }
 }
@@ -163,6 +170,7 @@ pub fn generate(
 ) -> Result<DatasetSummary, SimError> {
     spec.lidar.validate().map_err(SimError::Config)?;
     let mut sum = DatasetSummary::default();
+    let pattern = GroundPattern::new(&spec.lidar, &spec.bev);
     for &seed in &spec.seeds {
         let cfg = SimConfig {
             trucks: spec.trucks,
@@ -215,10 +223,17 @@ pub fn generate(
                 let dust = dust.unwrap_or(0.0);
                 k += 1;
                 for &sensing in &spec.sensing {
-                    let (pose, scan, tags) =
-                        sweep(&world, truck, &own, sensing, &spec.lidar, dust, &mut rng);
-                    let grid = perception::bev::rasterise(&spec.bev, &scan.points);
-                    let objects = labels(&own, &pose, &spec.bev, &tags);
+                    let (pose, grid, counts) = sweep(
+                        &world,
+                        truck,
+                        &own,
+                        sensing,
+                        &spec.lidar,
+                        &pattern,
+                        dust,
+                        &mut rng,
+                    );
+                    let objects = labels(&own, &pose, &spec.bev, &counts);
                     sum.samples += 1;
                     sum.objects += objects.len();
                     for o in &objects {
@@ -230,7 +245,7 @@ pub fn generate(
                     let sample = Sample {
                         seed,
                         truck: truck as u32,
-                        t_us: scan.t_us,
+                        t_us: world.now.0,
                         sensing,
                         dust,
                         objects,

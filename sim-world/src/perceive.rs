@@ -17,9 +17,10 @@
 pub use crate::config::{PerceptionConfig, Sensing};
 use crate::obstacles::ObstacleSet;
 use crate::physics::Physics;
-use crate::scene::Scene;
+use crate::scene::{Owner, Scene};
 use crate::truck::TruckSim;
 use perception::detector::{Detector, DetectorError};
+use perception::fleet_bev::{self, GroundPattern};
 use perception::fleet_sensor::{self, SensorPose};
 use perception::track::{to_world, Tracker};
 use perception::{BevSpec, Detection, LidarConfig, LidarPoint};
@@ -68,7 +69,11 @@ pub struct TruckPerception {
     in_flight: Option<InFlight>,
     pub tracker: Tracker,
     rng: ChaCha8Rng,
-    /// The last sweep (truck frame) and the pose it was taken at.
+    /// Draws of the watched truck's display sweep.
+    display_rng: ChaCha8Rng,
+    /// The last sweep (truck frame) and the pose it was taken at. At fleet sensing only
+    /// the watched truck ([`Perception::watch`]) keeps its points: a display sweep of the
+    /// same sensor model on [`TruckPerception::display_rng`].
     pub last_points: Vec<LidarPoint>,
     pub last_pose: Option<SensorPose>,
     /// The last detections that became usable, the pose of their frame and the frame's time.
@@ -116,6 +121,8 @@ pub struct Perception {
     /// (the viewer's selected truck). At fleet sensing the detector's input is rasterised
     /// without making points, so other trucks keep none.
     pub watch: Option<usize>,
+    /// Where the fleet-scale model's ground returns land in the grid (fleet sensing).
+    pattern: Option<GroundPattern>,
 }
 
 impl Perception {
@@ -130,6 +137,7 @@ impl Perception {
                 in_flight: None,
                 tracker: Tracker::new(cfg.tracker),
                 rng: site::seed::rng(seed, Stream::Lidar, i as u64),
+                display_rng: site::seed::rng(seed, Stream::Lidar, (1 << 32) + i as u64),
                 last_points: Vec::new(),
                 last_pose: None,
                 last_detections: Vec::new(),
@@ -141,6 +149,8 @@ impl Perception {
             })
             .collect();
         Perception {
+            pattern: (cfg.sensing == Sensing::Fleet)
+                .then(|| GroundPattern::new(&cfg.lidar, &cfg.bev)),
             cfg,
             detector,
             trucks,
@@ -201,21 +211,48 @@ impl Perception {
                 while p.next_sweep_us <= now_us {
                     p.next_sweep_us += period;
                 }
-                let scan = match &scene {
-                    Some(s) => {
-                        let own = s.without_truck(i);
-                        fleet_sensor::scan(
-                            &self.cfg.lidar,
+                let watched = self.watch == Some(i);
+                let (grid, points) = match (&scene, &self.pattern) {
+                    (Some(s), Some(pattern)) => {
+                        let own = s.index_of(Owner::Truck(body));
+                        let sw = fleet_bev::sweep(
+                            pattern,
                             &pose,
-                            &own.boxes,
+                            &s.boxes,
+                            own,
                             self.cfg.dust,
                             &mut p.rng,
-                            now_us,
-                        )
-                        .0
+                        );
+                        // The watched truck's points, for display only: the same sensor
+                        // model as points, on its own generator (what the truck does
+                        // does not depend on being watched).
+                        p.last_points = if watched {
+                            let boxes: Vec<_> = s
+                                .boxes
+                                .iter()
+                                .enumerate()
+                                .filter(|(k, _)| Some(*k) != own)
+                                .map(|(_, b)| *b)
+                                .collect();
+                            let dust = self.cfg.dust;
+                            let lidar = &self.cfg.lidar;
+                            fleet_sensor::scan(
+                                lidar,
+                                &pose,
+                                &boxes,
+                                dust,
+                                &mut p.display_rng,
+                                now_us,
+                            )
+                            .0
+                            .points
+                        } else {
+                            Vec::new()
+                        };
+                        (sw.grid, sw.points)
                     }
-                    None => {
-                        crate::lidar::cast_scan(
+                    _ => {
+                        let scan = crate::lidar::cast_scan(
                             physics,
                             site,
                             body,
@@ -224,18 +261,21 @@ impl Perception {
                             &mut p.rng,
                             now_us,
                         )
-                        .0
+                        .0;
+                        let grid = perception::bev::rasterise(&self.cfg.bev, &scan.points);
+                        let n = scan.points.len() as u64;
+                        p.last_points = scan.points;
+                        (grid, n)
                     }
                 };
                 p.stats.sweeps += 1;
-                p.stats.points += scan.points.len() as u64;
+                p.stats.points += points;
                 if p.busy_until_us > now_us {
                     p.stats.dropped_frames += 1;
                 } else {
-                    grids.push(perception::bev::rasterise(&self.cfg.bev, &scan.points));
+                    grids.push(grid);
                     starts.push((i, pose));
                 }
-                p.last_points = scan.points;
                 p.last_pose = Some(pose);
             }
             // 3. One batched execution for every frame that starts now.

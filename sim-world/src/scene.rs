@@ -117,6 +117,11 @@ impl Scene {
     }
 
     /// The scene without one truck's own box (a sensor does not see its carrier).
+    /// Index of the box of `owner`.
+    pub fn index_of(&self, owner: Owner) -> Option<usize> {
+        self.owners.iter().position(|o| *o == owner)
+    }
+
     pub fn without_truck(&self, truck: usize) -> Scene {
         let mut s = Scene::default();
         for k in 0..self.boxes.len() {
