@@ -17,9 +17,10 @@ pub const DUST_CLUTTER_AT_1: f64 = 0.02;
 /// Range of dust back-scatter returns, m.
 pub const DUST_CLUTTER_RANGE_M: (f64, f64) = (2.0, 15.0);
 
-/// A spinning roof lidar.
+/// A spinning roof lidar. In a TOML file (`minesim run --lidar FILE`) every field is
+/// optional: those left out keep [`LidarConfig::default`]'s value.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LidarConfig {
     /// Beams (rows), spaced evenly from `elev_min_deg` to `elev_max_deg`.
     pub beams: u32,

@@ -159,6 +159,12 @@ struct PerceptionArgs {
     /// height and optional yaw and appear_at_us.
     #[arg(long)]
     obstacles: Option<PathBuf>,
+    /// The roof lidar from a TOML file: any of beams, elev_min_deg, elev_max_deg,
+    /// azimuth_steps, fov_deg, rate_hz, range_m, mount_height_m, mount_forward_m,
+    /// range_sigma_m, dropout (the rest keep their defaults: 32 beams, −20°..+4°, 1024 steps
+    /// over 360°, 10 Hz, 150 m). The committed detector was trained on the default sensor.
+    #[arg(long)]
+    lidar: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,6 +232,18 @@ struct ObstacleFile {
     obstacle: Vec<perception::ObstacleSpec>,
 }
 
+/// A lidar TOML file; errors name the file and the field.
+fn load_lidar(f: &std::path::Path) -> anyhow::Result<perception::LidarConfig> {
+    let text =
+        std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+    let lidar: perception::LidarConfig =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+    lidar
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+    Ok(lidar)
+}
+
 impl PerceptionArgs {
     /// The obstacles (flags, then the file) and the perception setup; errors name the file.
     fn load(
@@ -246,12 +264,21 @@ impl PerceptionArgs {
             }
             obstacles.extend(file.obstacle);
         }
+        let lidar = match &self.lidar {
+            Some(f) => load_lidar(f)?,
+            None => perception::LidarConfig::default(),
+        };
         if self.perception == OnOff::Off {
+            anyhow::ensure!(
+                self.lidar.is_none(),
+                "--lidar needs --perception on (the lidar is part of perception)"
+            );
             return Ok((obstacles, None));
         }
         let cfg = sim_world::perceive::PerceptionConfig {
             sensing: self.sensing,
             dust: self.dust,
+            lidar,
             ..Default::default()
         };
         let path = self

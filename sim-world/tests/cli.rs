@@ -185,3 +185,58 @@ fn a_missing_or_broken_model_stops_the_run_at_start_naming_the_file() {
     assert!(err.contains("unknown obstacle class"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_lidar_file_sets_the_sensor_and_bad_ones_name_file_and_field() {
+    let dir = std::env::temp_dir().join(format!("minesim-cli-lidar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let run = |lidar: &std::path::Path, report: &std::path::Path| {
+        minesim(&[
+            "run",
+            "--perception",
+            "on",
+            "--trucks",
+            "2",
+            "--duration",
+            "2s",
+            "--lidar",
+            lidar.to_str().expect("utf8"),
+            "--report",
+            report.to_str().expect("utf8"),
+        ])
+    };
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "beams = 16\nazimuth_step = 512\n").expect("write");
+    let (code, _, err) = run(&typo, &dir.join("r0.json"));
+    assert_clean_failure(code, &err);
+    assert!(
+        err.contains("typo.toml") && err.contains("azimuth_step"),
+        "{err}"
+    );
+    let zero = dir.join("zero.toml");
+    std::fs::write(&zero, "beams = 0\n").expect("write");
+    let (code, _, err) = run(&zero, &dir.join("r1.json"));
+    assert_clean_failure(code, &err);
+    assert!(err.contains("zero.toml") && err.contains("beams"), "{err}");
+    // A 16-beam, 512-step sensor: a quarter of the default's rays, so about a quarter of
+    // its points per sweep.
+    let small = dir.join("small.toml");
+    std::fs::write(&small, "beams = 16\nazimuth_steps = 512\n").expect("write");
+    let full = dir.join("full.toml");
+    std::fs::write(&full, "# all defaults\n").expect("write");
+    let points = |lidar: &std::path::Path, name: &str| {
+        let report = dir.join(name);
+        let (code, _, err) = run(lidar, &report);
+        assert_eq!(code, 0, "{err}");
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+        r["perception"]["points_per_sweep"]
+            .as_f64()
+            .expect("points")
+    };
+    let (p_small, p_full) = (points(&small, "small.json"), points(&full, "full.json"));
+    assert!(p_full > 1000.0, "{p_full}");
+    let ratio = p_small / p_full;
+    assert!((0.15..0.35).contains(&ratio), "{p_small} / {p_full}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
