@@ -25,6 +25,7 @@ use perception::fleet_sensor::{self, SensorPose};
 use perception::track::{to_world, Tracker};
 use perception::{BevSpec, Detection, LidarConfig, LidarPoint};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 use site::seed::Stream;
 use site::{SimTime, Site};
@@ -187,101 +188,111 @@ impl Perception {
                 p.detections_frame_us = f.frame_us;
             }
         }
-        // 2. Sweeps that are due.
+        // 2. Sweeps that are due: each truck's sweep is a function of the world (read
+        // only), its pose and its own generator, so they run in parallel; results come back
+        // in truck order.
         let period = self.cfg.lidar.period_us().max(1);
-        let due: Vec<usize> = (0..self.trucks.len())
-            .filter(|&i| self.trucks[i].next_sweep_us <= now_us)
-            .collect();
-        if !due.is_empty() {
+        if self.trucks.iter().any(|p| p.next_sweep_us <= now_us) {
             let scene = match self.cfg.sensing {
                 Sensing::Fleet => Some(Scene::of_world(site, physics, obstacles.active())),
                 Sensing::Raycast => None,
             };
+            let poses: Vec<(usize, SensorPose)> = trucks
+                .iter()
+                .map(|t| {
+                    let st = physics.state(t.body);
+                    let pose = SensorPose {
+                        x: st.pos[0],
+                        y: st.pos[1],
+                        heading: st.heading,
+                    };
+                    (t.body, pose)
+                })
+                .collect();
+            let (cfg, pattern, watch) = (&self.cfg, self.pattern.as_ref(), self.watch);
+            let swept: Vec<(usize, Vec<f32>)> = self
+                .trucks
+                .par_iter_mut()
+                .enumerate()
+                .filter(|(_, p)| p.next_sweep_us <= now_us)
+                .map(|(i, p)| {
+                    let (body, pose) = poses[i];
+                    while p.next_sweep_us <= now_us {
+                        p.next_sweep_us += period;
+                    }
+                    let (grid, points) = match (&scene, pattern) {
+                        (Some(s), Some(pattern)) => {
+                            let own = s.index_of(Owner::Truck(body));
+                            let sw = fleet_bev::sweep(
+                                pattern, &pose, &s.boxes, own, cfg.dust, &mut p.rng,
+                            );
+                            // The watched truck's points, for display only: the same sensor
+                            // model as points, on its own generator (what the truck does
+                            // does not depend on being watched).
+                            p.last_points = if watch == Some(i) {
+                                let boxes: Vec<_> = s
+                                    .boxes
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(k, _)| Some(*k) != own)
+                                    .map(|(_, b)| *b)
+                                    .collect();
+                                fleet_sensor::scan(
+                                    &cfg.lidar,
+                                    &pose,
+                                    &boxes,
+                                    cfg.dust,
+                                    &mut p.display_rng,
+                                    now_us,
+                                )
+                                .0
+                                .points
+                            } else {
+                                Vec::new()
+                            };
+                            (sw.grid, sw.points)
+                        }
+                        _ => {
+                            let scan = crate::lidar::cast_scan(
+                                physics, site, body, &cfg.lidar, cfg.dust, &mut p.rng, now_us,
+                            )
+                            .0;
+                            let grid = perception::bev::rasterise(&cfg.bev, &scan.points);
+                            let n = scan.points.len() as u64;
+                            p.last_points = scan.points;
+                            (grid, n)
+                        }
+                    };
+                    p.stats.sweeps += 1;
+                    p.stats.points += points;
+                    p.last_pose = Some(pose);
+                    (i, grid)
+                })
+                .collect();
             let mut grids = Vec::new();
             let mut starts = Vec::new();
-            for &i in &due {
-                let body = trucks[i].body;
-                let st = physics.state(body);
-                let pose = SensorPose {
-                    x: st.pos[0],
-                    y: st.pos[1],
-                    heading: st.heading,
-                };
+            for (i, grid) in swept {
                 let p = &mut self.trucks[i];
-                while p.next_sweep_us <= now_us {
-                    p.next_sweep_us += period;
-                }
-                let watched = self.watch == Some(i);
-                let (grid, points) = match (&scene, &self.pattern) {
-                    (Some(s), Some(pattern)) => {
-                        let own = s.index_of(Owner::Truck(body));
-                        let sw = fleet_bev::sweep(
-                            pattern,
-                            &pose,
-                            &s.boxes,
-                            own,
-                            self.cfg.dust,
-                            &mut p.rng,
-                        );
-                        // The watched truck's points, for display only: the same sensor
-                        // model as points, on its own generator (what the truck does
-                        // does not depend on being watched).
-                        p.last_points = if watched {
-                            let boxes: Vec<_> = s
-                                .boxes
-                                .iter()
-                                .enumerate()
-                                .filter(|(k, _)| Some(*k) != own)
-                                .map(|(_, b)| *b)
-                                .collect();
-                            let dust = self.cfg.dust;
-                            let lidar = &self.cfg.lidar;
-                            fleet_sensor::scan(
-                                lidar,
-                                &pose,
-                                &boxes,
-                                dust,
-                                &mut p.display_rng,
-                                now_us,
-                            )
-                            .0
-                            .points
-                        } else {
-                            Vec::new()
-                        };
-                        (sw.grid, sw.points)
-                    }
-                    _ => {
-                        let scan = crate::lidar::cast_scan(
-                            physics,
-                            site,
-                            body,
-                            &self.cfg.lidar,
-                            self.cfg.dust,
-                            &mut p.rng,
-                            now_us,
-                        )
-                        .0;
-                        let grid = perception::bev::rasterise(&self.cfg.bev, &scan.points);
-                        let n = scan.points.len() as u64;
-                        p.last_points = scan.points;
-                        (grid, n)
-                    }
-                };
-                p.stats.sweeps += 1;
-                p.stats.points += points;
                 if p.busy_until_us > now_us {
                     p.stats.dropped_frames += 1;
                 } else {
                     grids.push(grid);
-                    starts.push((i, pose));
+                    starts.push((i, poses[i].1));
                 }
-                p.last_pose = Some(pose);
             }
-            // 3. One batched execution for every frame that starts now.
+            // 3. The numerics of every frame that starts now, batched, the batch split over
+            // the host's threads (results in frame order; no simulated time depends on it).
             if !grids.is_empty() {
                 let refs: Vec<&[f32]> = grids.iter().map(Vec::as_slice).collect();
-                let results = self.detector.infer(&refs)?;
+                let per = refs.len().div_ceil(rayon::current_num_threads().max(1));
+                let parts: Vec<Result<Vec<Vec<Detection>>, DetectorError>> = refs
+                    .par_chunks(per.max(1))
+                    .map(|c| self.detector.infer(c))
+                    .collect();
+                let mut results = Vec::with_capacity(refs.len());
+                for part in parts {
+                    results.extend(part?);
+                }
                 let lat = self.detector.latency_us();
                 for ((i, pose), dets) in starts.into_iter().zip(results) {
                     let p = &mut self.trucks[i];

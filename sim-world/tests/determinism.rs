@@ -72,3 +72,47 @@ fn bevy_entities_follow_their_trucks() {
         assert!(p.pos[0] != 0.0 || p.pos[1] != 0.0);
     }
 }
+
+/// Perception runs its sweeps and the detector's batches on the host's threads: the report
+/// must not depend on how many there are.
+#[test]
+fn perception_does_not_depend_on_the_thread_count() {
+    use sim_world::config::PerceptionSetup;
+    use sim_world::perceive::{default_model_path, load_detector, PerceptionConfig};
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        pool.install(|| {
+            let cfg = PerceptionConfig::default();
+            let detector = load_detector(&default_model_path(), npu::ir::Precision::Int8, &cfg)
+                .expect("the committed detector loads");
+            let cfg = SimConfig {
+                trucks: 4,
+                seed: 5,
+                obstacles: vec![perception::ObstacleSpec::typical(
+                    perception::ObstacleClass::Rock,
+                    0.0,
+                    0.0,
+                    0.0,
+                )],
+                perception: Some(PerceptionSetup { cfg, detector }),
+                ..SimConfig::default()
+            };
+            let mut w = SimWorld::new(site(), cfg).expect("world");
+            while w.now.as_secs_f64() < 6.0 {
+                w.step();
+            }
+            let mut r = Report::build(&w, 1.0);
+            r.wall_seconds = 0.0;
+            r.real_time_factor = 0.0;
+            serde_json::to_string(&r).expect("json")
+        })
+    };
+    let (one, three) = (run(1), run(3));
+    let r: serde_json::Value = serde_json::from_str(&one).expect("json");
+    let inferences = r["perception"]["inferences"].as_u64().unwrap_or(0);
+    assert!(inferences > 100, "{inferences} inferences");
+    assert_eq!(one, three);
+}
