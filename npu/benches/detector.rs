@@ -63,7 +63,10 @@ fn bev_grids(seed: u64, n: usize, c: usize, h: usize, w: usize) -> npu::Result<T
 }
 
 fn main() -> Result<(), npu::NpuError> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models/detector.onnx");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/models/detector.onnx"
+    );
     let bytes = std::fs::read(path).map_err(|e| npu::NpuError::Runtime(format!("{path}: {e}")))?;
     let g = npu::onnx::import::import_onnx(&bytes)?;
     let input = g
@@ -86,10 +89,24 @@ fn main() -> Result<(), npu::NpuError> {
     let name = input.name.clone();
     let profile = DeviceProfile::builtin("ascend310")?;
     let calib = (0..8)
-        .map(|i| Ok(BTreeMap::from([(name.clone(), bev_grids(100 + i, 1, c, h, w)?)])))
+        .map(|i| {
+            Ok(BTreeMap::from([(
+                name.clone(),
+                bev_grids(100 + i, 1, c, h, w)?,
+            )]))
+        })
         .collect::<npu::Result<Vec<_>>>()?;
     println!("detector benchmark: {path} [N,{c},{h},{w}], host ms/frame");
+    // Optional filter: `detector fp32 int8` runs only those precisions.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| a.to_lowercase())
+        .collect();
     for prec in [Precision::Fp32, Precision::Fp16, Precision::Int8] {
+        if !only.is_empty() && !only.contains(&format!("{prec:?}").to_lowercase()) {
+            continue;
+        }
         let opts = CompileOptions {
             precision: prec,
             gears: GEARS.to_vec(),
