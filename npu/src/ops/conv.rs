@@ -162,9 +162,9 @@ fn im2col<T: Copy + Default>(
                         if sw == 1 {
                             drow[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
                         } else {
-                            for (d, v) in drow[lo..hi].iter_mut().zip(src[s0..].iter().step_by(sw))
-                            {
-                                *d = *v;
+                            let span = &src[s0..s0 + (hi - lo - 1) * sw + 1];
+                            for (d, v) in drow[lo..hi].iter_mut().zip(span.chunks(sw)) {
+                                *d = v[0];
                             }
                         }
                     }
