@@ -306,33 +306,34 @@ pub fn conv2d(
             Cow::Owned(xs.iter().map(|&v| quantize_sym_f32(v, *in_scale)).collect())
         }
     };
-    let mut out = vec![0f32; n * m * hw];
-    let mut cols = vec![0f32; kdim * hw];
+    // A 1x1, stride-1, unpadded kernel's im2col is the input itself.
+    let direct = kh == 1 && kw == 1 && a.strides == [1, 1] && geo.pads == [0; 4];
+    let mut out: Vec<f32> = Vec::with_capacity(n * m * hw);
+    let mut cols = vec![0f32; if direct { 0 } else { kdim * hw }];
+    // One sample-group product, cache-resident; the epilogue moves it into `out`.
+    let mut acc = vec![0f32; mg * hw];
     for ni in 0..n {
         for gi in 0..g {
-            im2col(&xs, &geo, ni, gi * cg, cg, a, &mut cols);
+            let cm = if direct {
+                let c0 = (ni * c + gi * cg) * hw;
+                ArrayView2::from_shape((kdim, hw), &xs[c0..c0 + kdim * hw])
+            } else {
+                im2col(&xs, &geo, ni, gi * cg, cg, a, &mut cols);
+                ArrayView2::from_shape((kdim, hw), &cols[..])
+            }
+            .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
             let wm = ArrayView2::from_shape((mg, kdim), &wf[gi * mg * kdim..(gi + 1) * mg * kdim])
                 .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-            let cm = ArrayView2::from_shape((kdim, hw), &cols[..])
-                .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-            let o0 = (ni * m + gi * mg) * hw;
-            let dst = &mut out[o0..o0 + mg * hw];
             {
-                let mut dm = ArrayViewMut2::from_shape((mg, hw), &mut *dst)
+                let mut dm = ArrayViewMut2::from_shape((mg, hw), &mut acc[..])
                     .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
                 general_mat_mul(1.0, &wm, &cm, 0.0, &mut dm);
             }
-            for (mi, row) in dst.chunks_exact_mut(hw).enumerate() {
+            for (mi, row) in acc.chunks_exact(hw).enumerate() {
                 let oc = gi * mg + mi;
                 let b = bias.map_or(0.0, |b| b[oc]);
-                match &scales {
-                    None => epilogue(row, b, a.activation),
-                    Some((s, _)) => {
-                        let s = s[oc];
-                        row.iter_mut().for_each(|v| *v *= s);
-                        epilogue(row, b, a.activation);
-                    }
-                }
+                let s = scales.as_ref().map(|(s, _)| s[oc]);
+                epilogue_into(&mut out, row, s, b, a.activation);
             }
         }
     }
@@ -343,6 +344,24 @@ pub fn conv2d(
 /// int8 requantisation of a convolution: the scale of each output channel (input scale ×
 /// weight scale) and the input scale.
 type Requant = (Vec<f32>, f32);
+
+/// Appends `act(v * s + b)` (int8 scale `s`) or `act(v + b)` for each `v` of one output row.
+fn epilogue_into(
+    out: &mut Vec<f32>,
+    row: &[f32],
+    scale: Option<f32>,
+    b: f32,
+    act: Option<Activation>,
+) {
+    match (scale, act) {
+        (None, None) => out.extend(row.iter().map(|&v| v + b)),
+        (None, Some(Activation::Relu)) => out.extend(row.iter().map(|&v| (v + b).max(0.0))),
+        (None, Some(act)) => out.extend(row.iter().map(|&v| act.apply(v + b))),
+        (Some(s), None) => out.extend(row.iter().map(|&v| v * s + b)),
+        (Some(s), Some(Activation::Relu)) => out.extend(row.iter().map(|&v| (v * s + b).max(0.0))),
+        (Some(s), Some(act)) => out.extend(row.iter().map(|&v| act.apply(v * s + b))),
+    }
+}
 
 /// The elements of `a` in logical order, borrowed when it is already contiguous.
 fn contiguous<T: Copy>(a: &ArrayD<T>) -> Cow<'_, [T]> {
@@ -912,6 +931,8 @@ mod tests {
                 1,
             ),
             ([3, 7, 5, 6], [3, 7, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+            ([2, 6, 4, 5], [4, 3, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 2),
+            ([2, 5, 7, 9], [3, 5, 1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 1),
             ([2, 4, 7, 9], [4, 1, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4),
             ([1, 3, 6, 5], [2, 3, 5, 2], [3, 2], [0, 3, 1, 0], [1, 2], 1),
             // Kernel wider than the padded input in places; an output row of pure padding.
