@@ -162,14 +162,32 @@ fn im2col<T: Copy + Default>(
                         if sw == 1 {
                             drow[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
                         } else {
-                            let span = &src[s0..s0 + (hi - lo - 1) * sw + 1];
-                            for (d, v) in drow[lo..hi].iter_mut().zip(span.chunks(sw)) {
-                                *d = v[0];
-                            }
+                            gather(&mut drow[lo..hi], &src[s0..], sw);
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// `dst[j] = src[j * step]` (`dst` non-empty, `src` long enough); step 2 has its own loop
+/// with a constant stride, which vectorises.
+fn gather<T: Copy>(dst: &mut [T], src: &[T], step: usize) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    let src = &src[..(n - 1) * step + 1];
+    if step == 2 {
+        let (head, last) = dst.split_at_mut(n - 1);
+        for (d, pair) in head.iter_mut().zip(src.chunks_exact(2)) {
+            *d = pair[0];
+        }
+        last[0] = src[(n - 1) * 2];
+    } else {
+        for (d, v) in dst.iter_mut().zip(src.chunks(step)) {
+            *d = v[0];
         }
     }
 }
