@@ -317,26 +317,31 @@ pub fn conv2d(
             (Cow::Owned(wf), Some((s, q.input_scale)))
         }
     };
-    // int8: the quantised input as exact f32 integers.
-    let xs = match &scales {
-        None => xs,
-        Some((_, in_scale)) => {
-            Cow::Owned(xs.iter().map(|&v| quantize_sym_f32(v, *in_scale)).collect())
-        }
-    };
     // A 1x1, stride-1, unpadded kernel's im2col is the input itself.
     let direct = kh == 1 && kw == 1 && a.strides == [1, 1] && geo.pads == [0; 4];
     let mut out: Vec<f32> = Vec::with_capacity(n * m * hw);
     let mut cols = vec![0f32; if direct { 0 } else { kdim * hw }];
     // One sample-group product, cache-resident; the epilogue moves it into `out`.
     let mut acc = vec![0f32; mg * hw];
+    let chw = c * geo.h * geo.w;
+    // int8: one sample's quantised input as exact f32 integers (cache-resident).
+    let mut xq = vec![0f32; if scales.is_some() { chw } else { 0 }];
     for ni in 0..n {
+        let xn: &[f32] = match &scales {
+            None => &xs[ni * chw..(ni + 1) * chw],
+            Some((_, in_scale)) => {
+                for (q, &v) in xq.iter_mut().zip(&xs[ni * chw..(ni + 1) * chw]) {
+                    *q = quantize_sym_f32(v, *in_scale);
+                }
+                &xq
+            }
+        };
         for gi in 0..g {
             let cm = if direct {
-                let c0 = (ni * c + gi * cg) * hw;
-                ArrayView2::from_shape((kdim, hw), &xs[c0..c0 + kdim * hw])
+                let c0 = gi * cg * hw;
+                ArrayView2::from_shape((kdim, hw), &xn[c0..c0 + kdim * hw])
             } else {
-                im2col(&xs, &geo, ni, gi * cg, cg, a, &mut cols);
+                im2col(xn, &geo, 0, gi * cg, cg, a, &mut cols);
                 ArrayView2::from_shape((kdim, hw), &cols[..])
             }
             .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
