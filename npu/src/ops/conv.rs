@@ -320,48 +320,80 @@ pub fn conv2d(
     // A 1x1, stride-1, unpadded kernel's im2col is the input itself.
     let direct = kh == 1 && kw == 1 && a.strides == [1, 1] && geo.pads == [0; 4];
     let mut out: Vec<f32> = Vec::with_capacity(n * m * hw);
-    let mut cols = vec![0f32; if direct { 0 } else { kdim * hw }];
-    // One sample-group product, cache-resident; the epilogue moves it into `out`.
-    let mut acc = vec![0f32; mg * hw];
     let chw = c * geo.h * geo.w;
-    // int8: one sample's quantised input as exact f32 integers (cache-resident).
-    let mut xq = vec![0f32; if scales.is_some() { chw } else { 0 }];
-    for ni in 0..n {
-        let xn: &[f32] = match &scales {
-            None => &xs[ni * chw..(ni + 1) * chw],
-            Some((_, in_scale)) => {
-                for (q, &v) in xq.iter_mut().zip(&xs[ni * chw..(ni + 1) * chw]) {
-                    *q = quantize_sym_f32(v, *in_scale);
+    // Scratch, every element written before it is read: the im2col matrix, one sample-group
+    // product (cache-resident; the epilogue moves it into `out`) and, for int8, one sample's
+    // quantised input as exact f32 integers.
+    let cols_len = if direct { 0 } else { kdim * hw };
+    let xq_len = if scales.is_some() { chw } else { 0 };
+    with_scratch(cols_len + mg * hw + xq_len, |buf| -> Result<()> {
+        let (cols, rest) = buf.split_at_mut(cols_len);
+        let (acc, xq) = rest.split_at_mut(mg * hw);
+        for ni in 0..n {
+            let xn: &[f32] = match &scales {
+                None => &xs[ni * chw..(ni + 1) * chw],
+                Some((_, in_scale)) => {
+                    for (q, &v) in xq.iter_mut().zip(&xs[ni * chw..(ni + 1) * chw]) {
+                        *q = quantize_sym_f32(v, *in_scale);
+                    }
+                    xq
                 }
-                &xq
-            }
-        };
-        for gi in 0..g {
-            let cm = if direct {
-                let c0 = gi * cg * hw;
-                ArrayView2::from_shape((kdim, hw), &xn[c0..c0 + kdim * hw])
-            } else {
-                im2col(xn, &geo, 0, gi * cg, cg, a, &mut cols);
-                ArrayView2::from_shape((kdim, hw), &cols[..])
-            }
-            .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-            let wm = ArrayView2::from_shape((mg, kdim), &wf[gi * mg * kdim..(gi + 1) * mg * kdim])
+            };
+            for gi in 0..g {
+                let cm = if direct {
+                    let c0 = gi * cg * hw;
+                    ArrayView2::from_shape((kdim, hw), &xn[c0..c0 + kdim * hw])
+                } else {
+                    im2col(xn, &geo, 0, gi * cg, cg, a, cols);
+                    ArrayView2::from_shape((kdim, hw), &cols[..])
+                }
                 .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-            {
-                let mut dm = ArrayViewMut2::from_shape((mg, hw), &mut acc[..])
-                    .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
-                general_mat_mul(1.0, &wm, &cm, 0.0, &mut dm);
-            }
-            for (mi, row) in acc.chunks_exact(hw).enumerate() {
-                let oc = gi * mg + mi;
-                let b = bias.map_or(0.0, |b| b[oc]);
-                let s = scales.as_ref().map(|(s, _)| s[oc]);
-                epilogue_into(&mut out, row, s, b, a.activation);
+                let wm =
+                    ArrayView2::from_shape((mg, kdim), &wf[gi * mg * kdim..(gi + 1) * mg * kdim])
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                {
+                    let mut dm = ArrayViewMut2::from_shape((mg, hw), &mut acc[..])
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                    general_mat_mul(1.0, &wm, &cm, 0.0, &mut dm);
+                }
+                for (mi, row) in acc.chunks_exact(hw).enumerate() {
+                    let oc = gi * mg + mi;
+                    let b = bias.map_or(0.0, |b| b[oc]);
+                    let s = scales.as_ref().map(|(s, _)| s[oc]);
+                    epilogue_into(&mut out, row, s, b, a.activation);
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     ArrayD::from_shape_vec(IxDyn(&[n, m, ho, wo]), out)
         .map_err(|e| NpuError::shape(ctx, e.to_string()))
+}
+
+/// Largest scratch (elements) kept between calls (16 MiB of f32).
+const SCRATCH_KEEP: usize = 4 << 20;
+
+thread_local! {
+    /// Per-thread conv scratch, reused across calls (no allocation or zero fill per call).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch slice of `len` elements (stale contents: `f` must write before it
+/// reads).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+            let r = f(&mut v[..len]);
+            if v.len() > SCRATCH_KEEP {
+                *v = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 /// int8 requantisation of a convolution: the scale of each output channel (input scale ×
