@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ndarray::ArrayD;
 
 use crate::error::{NpuError, Result};
-use crate::f16::round_f16;
+use crate::f16::{round_f16, round_f16_slice};
 use crate::ir::{DType, Dim, Graph, Node, Tensor};
 use crate::ops;
 
@@ -193,7 +193,7 @@ pub fn run_graph_observed(
             eval_node(node, &ins)?
         };
         for (name, t) in node.outputs.iter().zip(outs) {
-            let t = if opts.fp16 { round_tensor(&t) } else { t };
+            let t = if opts.fp16 { round_tensor_owned(t) } else { t };
             observer(node, name, &t);
             values.insert(name.as_str(), std::borrow::Cow::Owned(t));
         }
@@ -228,8 +228,30 @@ pub fn run_graph(
 /// Rounds a float tensor to f16 precision (integers unchanged).
 pub fn round_tensor(t: &Tensor) -> Tensor {
     match t {
-        Tensor::F32(a) => Tensor::F32(a.mapv(round_f16)),
+        Tensor::F32(a) => {
+            let mut a = a.as_standard_layout().into_owned();
+            round_tensor_in(&mut a);
+            Tensor::F32(a)
+        }
         other => other.clone(),
+    }
+}
+
+fn round_tensor_in(a: &mut ArrayD<f32>) {
+    match a.as_slice_mut() {
+        Some(s) => round_f16_slice(s),
+        None => a.mapv_inplace(round_f16),
+    }
+}
+
+/// Rounds a float tensor to f16 precision in place (integers unchanged).
+pub fn round_tensor_owned(t: Tensor) -> Tensor {
+    match t {
+        Tensor::F32(mut a) => {
+            round_tensor_in(&mut a);
+            Tensor::F32(a)
+        }
+        other => other,
     }
 }
 

@@ -2,7 +2,40 @@
 
 /// Rounds an `f32` to the nearest IEEE binary16 value (ties to even), returned as `f32`.
 /// Overflow gives ±infinity, tiny values become f16 subnormals or zero, NaN stays NaN.
+///
+/// Branch-free integer arithmetic on the bits (no libm call), so that loops over slices
+/// vectorise; bit-identical to the quantum formulation kept in the tests.
+#[inline]
 pub fn round_f16(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let sign = bits & 0x8000_0000;
+    let a = bits & 0x7fff_ffff;
+    // Normal f16 range: drop 13 mantissa bits, round half to even (a carry into the exponent
+    // is the right answer, up to 65504).
+    let normal = (a + 0x0fff + ((a >> 13) & 1)) & !0x1fff;
+    // Below 2^-14 the spacing is 2^-24: adding 0.75 (whose f32 spacing is 2^-24) rounds to a
+    // multiple of it, ties to even, exactly; subtracting it back is exact.
+    let tiny = ((f32::from_bits(a) + 0.75) - 0.75).to_bits();
+    let r = if a < 0x3880_0000 {
+        tiny
+    } else if a < 0x477f_f000 {
+        normal
+    } else if a <= 0x7f80_0000 {
+        0x7f80_0000 // ≥ 65520 rounds to infinity (infinity stays)
+    } else {
+        a // NaN unchanged
+    };
+    f32::from_bits(r | sign)
+}
+
+/// [`round_f16`] on every element.
+pub fn round_f16_slice(v: &mut [f32]) {
+    v.iter_mut().for_each(|x| *x = round_f16(*x));
+}
+
+/// The quantum formulation [`round_f16`] must match bit for bit.
+#[cfg(test)]
+pub(crate) fn round_f16_reference(x: f32) -> f32 {
     if !x.is_finite() {
         return x;
     }
@@ -28,7 +61,50 @@ pub fn round_f16(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::round_f16;
+    use super::{round_f16, round_f16_reference};
+
+    fn same(x: f32) {
+        let (got, want) = (round_f16(x), round_f16_reference(x));
+        assert!(
+            got.to_bits() == want.to_bits()
+                || (got.is_nan() && want.is_nan() && got.to_bits() == x.to_bits()),
+            "round_f16({x:e} = {:#x}) = {got:e}, reference {want:e}",
+            x.to_bits()
+        );
+    }
+
+    #[test]
+    fn bits_match_reference() {
+        // Every exponent and sign with a spread of mantissas (a stride coprime to 2), plus
+        // the neighbourhood of every rounding boundary of interest.
+        let mut b: u64 = 0;
+        while b <= u64::from(u32::MAX) {
+            same(f32::from_bits(b as u32));
+            b += 997;
+        }
+        for base in [
+            0x3880_0000u32, // 2^-14
+            0x477f_f000,    // 65520
+            0x477f_e000,    // 65504
+            0x3300_0000,    // 2^-25
+            0x3380_0000,    // 2^-24
+            0x7f80_0000,    // inf
+            0x3f80_0000,    // 1
+        ] {
+            for d in 0..0x4000u32 {
+                for sign in [0, 0x8000_0000] {
+                    same(f32::from_bits(
+                        (base.wrapping_add(d).wrapping_sub(0x2000)) | sign,
+                    ));
+                }
+            }
+        }
+        same(f32::NAN);
+        same(-f32::NAN);
+        same(f32::from_bits(0x7fc0_1234));
+        same(0.0);
+        same(-0.0);
+    }
 
     #[test]
     fn known_values() {

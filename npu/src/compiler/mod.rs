@@ -212,6 +212,18 @@ impl CompiledModel {
         }
         let total: usize = sizes.iter().sum();
         let gear = self.gear_for(total)?;
+        let fills_gear = requests.len() == 1
+            && gear == total
+            && self.graph.inputs.iter().all(|info| {
+                requests[0]
+                    .get(&info.name)
+                    .is_some_and(|t| t.shape().first() == Some(&total))
+            });
+        if fills_gear {
+            // One request that fills its gear: nothing to concatenate, pad or split.
+            let outs = exec::run_graph(&self.graph, &requests[0], opts)?;
+            return Ok((vec![outs], gear));
+        }
         let mut batched = BTreeMap::new();
         for info in &self.graph.inputs {
             let mut parts = Vec::with_capacity(requests.len() + 1);

@@ -2,19 +2,22 @@
 //! i8×i8→i32 GEMM of [`super::matmul`]) per sample and group, with bias and activation
 //! epilogue; ConvTranspose in direct scatter form.
 
-use ndarray::{ArrayD, ArrayView2, IxDyn};
+use std::borrow::Cow;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::activation::export_with_epilogue;
 use super::family::{misrouted, OpFamily};
-use super::matmul::gemm_i8;
-use super::quant::quantize_sym;
+use super::matmul::{gemm_i8, EXACT_F32_K_BLOCK};
+use super::quant::{quantize_sym, quantize_sym_f32};
 use super::window::{resolve_pads, window_out};
 use super::{dims4, std_vec};
 use crate::compiler::shape_infer::{InferCx, ValueType};
 use crate::cost::{CostClass, CostCx, CubeWork, Work};
 use crate::error::{NpuError, Result};
 use crate::exec::EvalCx;
-use crate::ir::{AutoPad, ConvAttrs, Node, Op, QuantParams, Tensor};
+use crate::ir::{Activation, AutoPad, ConvAttrs, Node, Op, QuantParams, Tensor};
 use crate::onnx::export::{attr, auto_pad as export_auto_pad, ints, ExportCx, A};
 use crate::onnx::import::{arr2, ImportCx};
 
@@ -100,7 +103,98 @@ pub fn conv_geom(x: &[usize], w: &[usize], a: &ConvAttrs, ctx: &str) -> Result<C
 }
 
 /// im2col of one sample and one group: rows are (channel, ky, kx), columns are (oy, ox).
+/// Padding is written as zeros; the in-bounds span of each output row is one copy (stride 1)
+/// or one strided gather.
 fn im2col<T: Copy + Default>(
+    x: &[T],
+    geo: &ConvGeom,
+    ni: usize,
+    c0: usize,
+    cg: usize,
+    a: &ConvAttrs,
+    cols: &mut [T],
+) {
+    let ConvGeom {
+        c,
+        h,
+        w,
+        kh,
+        kw,
+        ho,
+        wo,
+        pads,
+        ..
+    } = *geo;
+    let p = ho * wo;
+    let (sh, sw) = (a.strides[0], a.strides[1]);
+    let (dh, dw) = (a.dilations[0], a.dilations[1]);
+    for ci in 0..cg {
+        let plane = &x[(ni * c + c0 + ci) * h * w..(ni * c + c0 + ci + 1) * h * w];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = (ci * kh + ky) * kw + kx;
+                let dst = &mut cols[row * p..(row + 1) * p];
+                // ix = ox * sw + off is in [0, w) for ox in [lo, hi).
+                let off = (kx * dw) as isize - pads[1] as isize;
+                let lo = if off >= 0 {
+                    0
+                } else {
+                    (off.unsigned_abs()).div_ceil(sw).min(wo)
+                };
+                let last = w as isize - 1 - off;
+                let hi = if last < 0 {
+                    lo
+                } else {
+                    (last as usize / sw + 1).clamp(lo, wo)
+                };
+                for oy in 0..ho {
+                    let iy = (oy * sh + ky * dh) as isize - pads[0] as isize;
+                    let drow = &mut dst[oy * wo..(oy + 1) * wo];
+                    if iy < 0 || iy >= h as isize {
+                        drow.fill(T::default());
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    drow[..lo].fill(T::default());
+                    drow[hi..].fill(T::default());
+                    if hi > lo {
+                        let s0 = ((lo * sw) as isize + off) as usize;
+                        if sw == 1 {
+                            drow[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                        } else {
+                            gather(&mut drow[lo..hi], &src[s0..], sw);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[j] = src[j * step]` (`dst` non-empty, `src` long enough); step 2 has its own loop
+/// with a constant stride, which vectorises.
+fn gather<T: Copy>(dst: &mut [T], src: &[T], step: usize) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    let src = &src[..(n - 1) * step + 1];
+    if step == 2 {
+        let (head, last) = dst.split_at_mut(n - 1);
+        for (d, pair) in head.iter_mut().zip(src.chunks_exact(2)) {
+            *d = pair[0];
+        }
+        last[0] = src[(n - 1) * 2];
+    } else {
+        for (d, v) in dst.iter_mut().zip(src.chunks(step)) {
+            *d = v[0];
+        }
+    }
+}
+
+/// The plain per-element im2col the fast one must match.
+#[cfg(test)]
+fn im2col_reference<T: Copy + Default>(
     x: &[T],
     geo: &ConvGeom,
     ni: usize,
@@ -159,7 +253,245 @@ pub enum Weights<'a> {
 }
 
 /// 2-D convolution (NCHW) by im2col + GEMM, with optional bias and fused activation.
+///
+/// f32: each sample and group is one matrixmultiply GEMM written straight into the output
+/// (the same library call, operands and depth order as a plain `dot`, so the same bits).
+/// int8 (depth up to [`EXACT_F32_K_BLOCK`]): the quantised input and weights are laid out as
+/// f32 integers and multiplied on the same f32 SIMD GEMM, where every product and partial sum
+/// is an exact integer — the i32 result of [`gemm_i8`] to the bit. Deeper int8 kernels take
+/// the block-wise i32 path.
 pub fn conv2d(
+    x: &ArrayD<f32>,
+    w: Weights<'_>,
+    bias: Option<&[f32]>,
+    a: &ConvAttrs,
+    ctx: &str,
+) -> Result<ArrayD<f32>> {
+    let wshape = match &w {
+        Weights::F32(t) => t.shape().to_vec(),
+        Weights::I8(t, _) => t.shape().to_vec(),
+    };
+    let geo = conv_geom(x.shape(), &wshape, a, ctx)?;
+    let ConvGeom {
+        n,
+        m,
+        ho,
+        wo,
+        g,
+        kh,
+        kw,
+        c,
+        ..
+    } = geo;
+    if let Some(b) = bias {
+        if b.len() != m {
+            return Err(NpuError::shape(
+                ctx,
+                format!("bias has {} values for {m} channels", b.len()),
+            ));
+        }
+    }
+    let cg = c / g;
+    let mg = m / g;
+    let kdim = cg * kh * kw;
+    let hw = ho * wo;
+    let xs = contiguous(x);
+    let (wf, scales): (Cow<'_, [f32]>, Option<Requant>) = match w {
+        Weights::F32(wt) => (contiguous(wt), None),
+        Weights::I8(wt, q) => {
+            if q.weight_scales.len() != m {
+                return Err(NpuError::shape(
+                    ctx,
+                    "weight scale count differs from channels",
+                ));
+            }
+            if kdim > EXACT_F32_K_BLOCK {
+                return conv2d_i8_blocked(&xs, wt, q, bias, a, &geo, ctx);
+            }
+            let wf: Vec<f32> = wt.iter().map(|&v| f32::from(v)).collect();
+            let s = q
+                .weight_scales
+                .iter()
+                .map(|&ws| q.input_scale * ws)
+                .collect();
+            (Cow::Owned(wf), Some((s, q.input_scale)))
+        }
+    };
+    // A 1x1, stride-1, unpadded kernel's im2col is the input itself.
+    let direct = kh == 1 && kw == 1 && a.strides == [1, 1] && geo.pads == [0; 4];
+    let mut out: Vec<f32> = Vec::with_capacity(n * m * hw);
+    let chw = c * geo.h * geo.w;
+    // Scratch, every element written before it is read: the im2col matrix, one sample-group
+    // product (cache-resident; the epilogue moves it into `out`) and, for int8, one sample's
+    // quantised input as exact f32 integers.
+    let cols_len = if direct { 0 } else { kdim * hw };
+    let xq_len = if scales.is_some() { chw } else { 0 };
+    with_scratch(cols_len + mg * hw + xq_len, |buf| -> Result<()> {
+        let (cols, rest) = buf.split_at_mut(cols_len);
+        let (acc, xq) = rest.split_at_mut(mg * hw);
+        for ni in 0..n {
+            let xn: &[f32] = match &scales {
+                None => &xs[ni * chw..(ni + 1) * chw],
+                Some((_, in_scale)) => {
+                    for (q, &v) in xq.iter_mut().zip(&xs[ni * chw..(ni + 1) * chw]) {
+                        *q = quantize_sym_f32(v, *in_scale);
+                    }
+                    xq
+                }
+            };
+            for gi in 0..g {
+                let cm = if direct {
+                    let c0 = gi * cg * hw;
+                    ArrayView2::from_shape((kdim, hw), &xn[c0..c0 + kdim * hw])
+                } else {
+                    im2col(xn, &geo, 0, gi * cg, cg, a, cols);
+                    ArrayView2::from_shape((kdim, hw), &cols[..])
+                }
+                .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                let wm =
+                    ArrayView2::from_shape((mg, kdim), &wf[gi * mg * kdim..(gi + 1) * mg * kdim])
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                {
+                    let mut dm = ArrayViewMut2::from_shape((mg, hw), &mut acc[..])
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?;
+                    general_mat_mul(1.0, &wm, &cm, 0.0, &mut dm);
+                }
+                for (mi, row) in acc.chunks_exact(hw).enumerate() {
+                    let oc = gi * mg + mi;
+                    let b = bias.map_or(0.0, |b| b[oc]);
+                    let s = scales.as_ref().map(|(s, _)| s[oc]);
+                    epilogue_into(&mut out, row, s, b, a.activation);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    ArrayD::from_shape_vec(IxDyn(&[n, m, ho, wo]), out)
+        .map_err(|e| NpuError::shape(ctx, e.to_string()))
+}
+
+/// Largest scratch (elements) kept between calls (16 MiB of f32).
+const SCRATCH_KEEP: usize = 4 << 20;
+
+thread_local! {
+    /// Per-thread conv scratch, reused across calls (no allocation or zero fill per call).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch slice of `len` elements (stale contents: `f` must write before it
+/// reads).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+            let r = f(&mut v[..len]);
+            if v.len() > SCRATCH_KEEP {
+                *v = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// int8 requantisation of a convolution: the scale of each output channel (input scale ×
+/// weight scale) and the input scale.
+type Requant = (Vec<f32>, f32);
+
+/// Appends `act(v * s + b)` (int8 scale `s`) or `act(v + b)` for each `v` of one output row.
+fn epilogue_into(
+    out: &mut Vec<f32>,
+    row: &[f32],
+    scale: Option<f32>,
+    b: f32,
+    act: Option<Activation>,
+) {
+    match (scale, act) {
+        (None, None) => out.extend(row.iter().map(|&v| v + b)),
+        (None, Some(Activation::Relu)) => out.extend(row.iter().map(|&v| (v + b).max(0.0))),
+        (None, Some(act)) => out.extend(row.iter().map(|&v| act.apply(v + b))),
+        (Some(s), None) => out.extend(row.iter().map(|&v| v * s + b)),
+        (Some(s), Some(Activation::Relu)) => out.extend(row.iter().map(|&v| (v * s + b).max(0.0))),
+        (Some(s), Some(act)) => out.extend(row.iter().map(|&v| act.apply(v * s + b))),
+    }
+}
+
+/// The elements of `a` in logical order, borrowed when it is already contiguous.
+fn contiguous<T: Copy>(a: &ArrayD<T>) -> Cow<'_, [T]> {
+    match a.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(std_vec(a)),
+    }
+}
+
+/// In place: `act(v + b)` on one output row.
+fn epilogue(row: &mut [f32], b: f32, act: Option<Activation>) {
+    match act {
+        None => row.iter_mut().for_each(|v| *v += b),
+        Some(Activation::Relu) => row.iter_mut().for_each(|v| *v = (*v + b).max(0.0)),
+        Some(act) => row.iter_mut().for_each(|v| *v = act.apply(*v + b)),
+    }
+}
+
+/// int8 convolution of any depth: i8 im2col and the block-wise exact [`gemm_i8`].
+fn conv2d_i8_blocked(
+    xs: &[f32],
+    wt: &ArrayD<i8>,
+    q: &QuantParams,
+    bias: Option<&[f32]>,
+    a: &ConvAttrs,
+    geo: &ConvGeom,
+    ctx: &str,
+) -> Result<ArrayD<f32>> {
+    let ConvGeom {
+        n,
+        m,
+        ho,
+        wo,
+        g,
+        kh,
+        kw,
+        c,
+        ..
+    } = *geo;
+    let (cg, mg) = (c / g, m / g);
+    let kdim = cg * kh * kw;
+    let hw = ho * wo;
+    let wv = contiguous(wt);
+    let xq: Vec<i8> = xs.iter().map(|&v| quantize_sym(v, q.input_scale)).collect();
+    let mut out = vec![0f32; n * m * hw];
+    let mut cols = vec![0i8; kdim * hw];
+    for ni in 0..n {
+        for gi in 0..g {
+            im2col(&xq, geo, ni, gi * cg, cg, a, &mut cols);
+            let acc = gemm_i8(
+                &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
+                &cols,
+                mg,
+                kdim,
+                hw,
+            );
+            for mi in 0..mg {
+                let oc = gi * mg + mi;
+                let s = q.input_scale * q.weight_scales[oc];
+                let b = bias.map_or(0.0, |b| b[oc]);
+                let dst = &mut out[(ni * m + oc) * hw..(ni * m + oc + 1) * hw];
+                for (d, &v) in dst.iter_mut().zip(&acc[mi * hw..(mi + 1) * hw]) {
+                    *d = v as f32 * s;
+                }
+                epilogue(dst, b, a.activation);
+            }
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(&[n, m, ho, wo]), out)
+        .map_err(|e| NpuError::shape(ctx, e.to_string()))
+}
+
+/// The plain im2col + `dot` convolution the fast [`conv2d`] must match bit for bit.
+#[cfg(test)]
+pub(crate) fn conv2d_reference(
     x: &ArrayD<f32>,
     w: Weights<'_>,
     bias: Option<&[f32]>,
@@ -213,7 +545,7 @@ pub fn conv2d(
             let mut cols = vec![0f32; kdim * hw];
             for ni in 0..n {
                 for gi in 0..g {
-                    im2col(&xv, &geo, ni, gi * cg, cg, a, &mut cols);
+                    im2col_reference(&xv, &geo, ni, gi * cg, cg, a, &mut cols);
                     let wm = ArrayView2::from_shape(
                         (mg, kdim),
                         &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
@@ -242,7 +574,7 @@ pub fn conv2d(
             let mut cols = vec![0i8; kdim * hw];
             for ni in 0..n {
                 for gi in 0..g {
-                    im2col(&xq, &geo, ni, gi * cg, cg, a, &mut cols);
+                    im2col_reference(&xq, &geo, ni, gi * cg, cg, a, &mut cols);
                     let acc = gemm_i8(
                         &wv[gi * mg * kdim..(gi + 1) * mg * kdim],
                         &cols,
@@ -565,5 +897,356 @@ impl OpFamily for ConvFamily {
         };
         export_with_epilogue(cx, node, op_type, at, a.activation);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Activation;
+
+    /// Seeded values in [-1, 1), with exact zeros sprinkled in (64-bit LCG).
+    fn values(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = ((s >> 40) as f32) / (1u64 << 24) as f32;
+                if u < 0.1 {
+                    0.0
+                } else {
+                    2.0 * u - 1.0
+                }
+            })
+            .collect()
+    }
+
+    fn arr(shape: &[usize], seed: u64, scale: f32) -> ArrayD<f32> {
+        let n = shape.iter().product();
+        let v = values(seed, n).into_iter().map(|x| x * scale).collect();
+        ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape")
+    }
+
+    fn same_bits(got: &ArrayD<f32>, want: &ArrayD<f32>, what: &str) {
+        assert_eq!(got.shape(), want.shape(), "{what}");
+        for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {
+            assert_eq!(
+                g.to_bits(),
+                w.to_bits(),
+                "{what}: element {i}: {g:e} vs {w:e}"
+            );
+        }
+    }
+
+    /// (x shape, weight shape, strides, pads, dilations, group).
+    type Case = (
+        [usize; 4],
+        [usize; 4],
+        [usize; 2],
+        [usize; 4],
+        [usize; 2],
+        usize,
+    );
+
+    fn cases() -> Vec<Case> {
+        vec![
+            (
+                [1, 4, 64, 80],
+                [8, 4, 3, 3],
+                [2, 2],
+                [1, 1, 1, 1],
+                [1, 1],
+                1,
+            ),
+            ([3, 5, 9, 11], [7, 5, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1),
+            (
+                [2, 3, 10, 13],
+                [5, 3, 3, 3],
+                [2, 2],
+                [1, 0, 2, 1],
+                [1, 1],
+                1,
+            ),
+            (
+                [2, 6, 12, 12],
+                [6, 3, 3, 3],
+                [1, 2],
+                [2, 2, 2, 2],
+                [2, 2],
+                2,
+            ),
+            (
+                [2, 12, 8, 10],
+                [12, 12, 3, 3],
+                [1, 1],
+                [4, 4, 4, 4],
+                [4, 4],
+                1,
+            ),
+            ([3, 7, 5, 6], [3, 7, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 1),
+            ([2, 6, 4, 5], [4, 3, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 2),
+            ([2, 5, 7, 9], [3, 5, 1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 1),
+            ([2, 4, 7, 9], [4, 1, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4),
+            ([1, 3, 6, 5], [2, 3, 5, 2], [3, 2], [0, 3, 1, 0], [1, 2], 1),
+            // Kernel wider than the padded input in places; an output row of pure padding.
+            ([2, 2, 3, 4], [3, 2, 3, 3], [1, 3], [2, 3, 2, 3], [1, 1], 1),
+            // Depth over one matrixmultiply block (256) and, for int8, over 1024.
+            (
+                [1, 30, 6, 7],
+                [5, 30, 3, 3],
+                [1, 1],
+                [1, 1, 1, 1],
+                [1, 1],
+                1,
+            ),
+            (
+                [1, 120, 4, 5],
+                [3, 120, 3, 3],
+                [1, 1],
+                [1, 1, 1, 1],
+                [1, 1],
+                1,
+            ),
+        ]
+    }
+
+    fn attrs(c: &Case, act: Option<Activation>) -> ConvAttrs {
+        ConvAttrs {
+            kernel: [c.1[2], c.1[3]],
+            strides: c.2,
+            pads: c.3,
+            dilations: c.4,
+            group: c.5,
+            activation: act,
+            ..ConvAttrs::default()
+        }
+    }
+
+    const ACTS: [Option<Activation>; 4] = [
+        None,
+        Some(Activation::Relu),
+        Some(Activation::Sigmoid),
+        Some(Activation::LeakyRelu(0.1)),
+    ];
+
+    #[test]
+    fn im2col_matches_reference() {
+        for (i, c) in cases().iter().enumerate() {
+            let x = arr(&c.0, i as u64, 1.0);
+            let a = attrs(c, None);
+            let geo = conv_geom(&c.0, &c.1, &a, "t").expect("geometry");
+            let cg = geo.c / geo.g;
+            let len = cg * geo.kh * geo.kw * geo.ho * geo.wo;
+            let xs = std_vec(&x);
+            for ni in 0..geo.n {
+                for gi in 0..geo.g {
+                    let mut fast = vec![f32::NAN; len];
+                    let mut slow = vec![f32::NAN; len];
+                    im2col(&xs, &geo, ni, gi * cg, cg, &a, &mut fast);
+                    im2col_reference(&xs, &geo, ni, gi * cg, cg, &a, &mut slow);
+                    let bad = fast
+                        .iter()
+                        .zip(&slow)
+                        .position(|(f, s)| f.to_bits() != s.to_bits());
+                    assert_eq!(bad, None, "case {i} sample {ni} group {gi}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_conv_matches_reference_bits() {
+        for (i, c) in cases().iter().enumerate() {
+            let x = arr(&c.0, 10 + i as u64, 2.0);
+            let w = arr(&c.1, 20 + i as u64, 0.5);
+            let b = values(30 + i as u64, c.1[0]);
+            for act in ACTS {
+                let a = attrs(c, act);
+                for bias in [None, Some(b.as_slice())] {
+                    let got = conv2d(&x, Weights::F32(&w), bias, &a, "t").expect("fast");
+                    let want =
+                        conv2d_reference(&x, Weights::F32(&w), bias, &a, "t").expect("reference");
+                    same_bits(&got, &want, &format!("f32 case {i} {act:?}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_conv_non_contiguous_input() {
+        let c = &cases()[1];
+        let x = arr(&[c.0[0], c.0[1], c.0[3], c.0[2]], 5, 1.0);
+        let xt = x.view().permuted_axes(IxDyn(&[0, 1, 3, 2])).to_owned();
+        let xt = xt.view().permuted_axes(IxDyn(&[0, 1, 2, 3])).into_owned();
+        let xp = x.clone().permuted_axes(IxDyn(&[0, 1, 3, 2]));
+        assert!(xp.as_slice().is_none());
+        let w = arr(&c.1, 6, 0.5);
+        let a = attrs(c, Some(Activation::Relu));
+        let got = conv2d(&xp, Weights::F32(&w), None, &a, "t").expect("fast");
+        let want = conv2d_reference(&xt, Weights::F32(&w), None, &a, "t").expect("reference");
+        same_bits(&got, &want, "permuted input");
+    }
+
+    #[test]
+    fn int8_conv_matches_reference_bits() {
+        for (i, c) in cases().iter().enumerate() {
+            let x = arr(&c.0, 40 + i as u64, 3.0);
+            let wf = values(50 + i as u64, c.1.iter().product());
+            let wq: Vec<i8> = wf.iter().map(|&v| (v * 127.0) as i8).collect();
+            let wq = ArrayD::from_shape_vec(IxDyn(&c.1), wq).expect("shape");
+            let q = QuantParams {
+                input_scale: 3.0 / 127.0,
+                weight_scales: values(60 + i as u64, c.1[0])
+                    .iter()
+                    .map(|v| 0.001 + v.abs() * 0.01)
+                    .collect(),
+            };
+            let b = values(70 + i as u64, c.1[0]);
+            for act in ACTS {
+                let a = attrs(c, act);
+                for bias in [None, Some(b.as_slice())] {
+                    let got = conv2d(&x, Weights::I8(&wq, &q), bias, &a, "t").expect("fast");
+                    let want = conv2d_reference(&x, Weights::I8(&wq, &q), bias, &a, "t")
+                        .expect("reference");
+                    same_bits(&got, &want, &format!("int8 case {i} {act:?}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fp16_rounded_conv_matches_reference_bits() {
+        // The fp16 executor rounds inputs, weights and results to f16.
+        let r = |a: &ArrayD<f32>| a.mapv(crate::f16::round_f16_reference);
+        for (i, c) in cases().iter().enumerate() {
+            let x = r(&arr(&c.0, 80 + i as u64, 2.0));
+            let w = r(&arr(&c.1, 90 + i as u64, 0.5));
+            let a = attrs(c, Some(Activation::Relu));
+            let got = conv2d(&x, Weights::F32(&w), None, &a, "t").expect("fast");
+            let want = conv2d_reference(&x, Weights::F32(&w), None, &a, "t").expect("reference");
+            let mut g = got.clone();
+            g.mapv_inplace(crate::f16::round_f16);
+            same_bits(&g, &r(&want), &format!("fp16 case {i}"));
+        }
+    }
+
+    /// The graph run node by node with the reference conv and f16 rounding (no executor
+    /// shortcuts, no gear batching).
+    fn run_reference(
+        g: &crate::ir::Graph,
+        x: &Tensor,
+        fp16: bool,
+    ) -> std::collections::BTreeMap<String, Tensor> {
+        use crate::f16::round_f16_reference as r16;
+        let round = |t: Tensor| match t {
+            Tensor::F32(a) if fp16 => Tensor::F32(a.mapv(r16)),
+            t => t,
+        };
+        let mut vals = std::collections::BTreeMap::new();
+        vals.insert(g.inputs[0].name.clone(), round(x.clone()));
+        for node in &g.nodes {
+            let ins: Vec<Option<&Tensor>> = node
+                .inputs
+                .iter()
+                .map(|n| {
+                    if n.is_empty() {
+                        None
+                    } else {
+                        vals.get(n).or_else(|| g.initializers.get(n))
+                    }
+                })
+                .collect();
+            let outs = match &node.op {
+                Op::Conv(a) => {
+                    let xf = ins[0].and_then(|t| t.as_f32("x").ok()).expect("x");
+                    let wt = match (ins[1].expect("w"), &a.quant) {
+                        (Tensor::F32(w), None) => Weights::F32(w),
+                        (Tensor::I8(w), Some(q)) => Weights::I8(w, q),
+                        _ => panic!("weight dtype"),
+                    };
+                    let b = ins.get(2).copied().flatten().map(Tensor::to_f32_vec);
+                    let y = conv2d_reference(xf, wt, b.as_deref(), a, &node.name).expect("conv");
+                    vec![Tensor::F32(y)]
+                }
+                _ => crate::exec::eval_node(node, &ins).expect("node"),
+            };
+            for (name, t) in node.outputs.iter().zip(outs) {
+                vals.insert(name.clone(), round(t));
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|o| (o.name.clone(), vals[&o.name].clone()))
+            .collect()
+    }
+
+    #[test]
+    fn detector_model_matches_reference_executor() {
+        use crate::compiler::{compile, CompileOptions};
+        use crate::ir::Precision;
+        use std::collections::BTreeMap;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/models/detector.onnx"
+        );
+        let bytes = std::fs::read(path).expect("detector model");
+        let g = crate::onnx::import::import_onnx(&bytes).expect("import");
+        let name = g.inputs[0].name.clone();
+        let grid = |seed: u64, n: usize| {
+            let v: Vec<f32> = values(seed, n * 4 * 64 * 80)
+                .into_iter()
+                .map(|x| if x > 0.6 { x } else { 0.0 })
+                .collect();
+            Tensor::from_f32(&[n, 4, 64, 80], v).expect("grid")
+        };
+        let calib: Vec<_> = (0..3)
+            .map(|i| BTreeMap::from([(name.clone(), grid(200 + i, 1))]))
+            .collect();
+        let profile = crate::device::DeviceProfile::builtin("ascend310").expect("profile");
+        for prec in [Precision::Fp32, Precision::Fp16, Precision::Int8] {
+            let opts = CompileOptions {
+                precision: prec,
+                gears: vec![1, 2, 4],
+                calibration: if prec == Precision::Int8 {
+                    calib.clone()
+                } else {
+                    Vec::new()
+                },
+                ..Default::default()
+            };
+            let m = compile(&g, &profile, &opts).expect("compile");
+            // 3 pads to gear 4 (concatenation and split); 2 fills its gear.
+            for batch in [3usize, 2] {
+                let x = grid(300 + batch as u64, batch);
+                let got = m
+                    .run(&BTreeMap::from([(name.clone(), x.clone())]))
+                    .expect("run");
+                let want = run_reference(&m.graph, &x, prec != Precision::Fp32);
+                assert_eq!(got.len(), want.len());
+                for (k, w) in &want {
+                    let gv = got[k].as_f32(k).expect("f32");
+                    let wv = w.as_f32(k).expect("f32");
+                    same_bits(gv, wv, &format!("{prec:?} batch {batch} output {k}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let x = arr(&[1, 3, 5, 5], 1, 1.0);
+        let w = arr(&[2, 4, 3, 3], 2, 1.0);
+        assert!(conv2d(&x, Weights::F32(&w), None, &ConvAttrs::default(), "t").is_err());
+        let w = arr(&[2, 3, 3, 3], 2, 1.0);
+        assert!(conv2d(
+            &x,
+            Weights::F32(&w),
+            Some(&[1.0]),
+            &ConvAttrs::default(),
+            "t"
+        )
+        .is_err());
     }
 }
