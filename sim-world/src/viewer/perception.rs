@@ -54,11 +54,9 @@ pub fn height_colour(h: f32) -> [f32; 3] {
     let i = (x.floor() as usize).min(RAMP.len() - 2);
     let f = x - i as f32;
     let (a, b) = (RAMP[i], RAMP[i + 1]);
-    [
-        a[0] + (b[0] - a[0]) * f,
-        a[1] + (b[1] - a[1]) * f,
-        a[2] + (b[2] - a[2]) * f,
-    ]
+    // exact at the stops (f = 0 or 1)
+    let mix = |k: usize| a[k] * (1.0 - f) + b[k] * f;
+    [mix(0), mix(1), mix(2)]
 }
 
 /// The colour of an obstacle class: meshes, detections, tracks and the key.
