@@ -724,12 +724,15 @@ struct ViewArgs {
     /// Camera: overview, follow:TRUCK (chase) or top:TRUCK (top-down).
     #[arg(long, default_value = "overview")]
     camera: String,
-    /// Overlays on at start: comma-separated routes, claims, queues, links, coverage, or all.
+    /// Overlays on at start: comma-separated routes, claims, queues, links, coverage, points,
+    /// detections, tracks, or all.
     #[arg(long, default_value = "")]
     overlays: String,
     /// Transport: `quic` (simulated QUIC over the site's 5G radio model) or `memory`.
     #[arg(long, value_enum, default_value_t = ViewTransport::Quic)]
     transport: ViewTransport,
+    #[command(flatten)]
+    perception: PerceptionArgs,
 }
 
 #[cfg(not(feature = "viewer"))]
@@ -753,6 +756,7 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
         );
     }
     let (path, site) = args.site.load()?;
+    let (obstacles, perception) = args.perception.load()?;
     let cfg = SimConfig {
         trucks: args.fleet.trucks,
         seed: args.fleet.seed,
@@ -760,6 +764,8 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
             ViewTransport::Quic => NetworkChoice::QuicRadio,
             ViewTransport::Memory => NetworkChoice::InMemory,
         },
+        obstacles,
+        perception,
         ..SimConfig::default()
     };
     let sim =

@@ -1,7 +1,8 @@
 //! The viewer renders the default site with 100 trucks (software Vulkan under Xvfb) and saves
 //! three screenshots: the overview, a followed truck with its overlays, and the SINR coverage
-//! heatmap. The pictures are checked: not blank, truck paint where the trucks project, the
-//! heatmap's colours over the terrain.
+//! heatmap; then, with 10 trucks and perception on, a followed truck with a rock on its road
+//! ahead and its perception overlays. The pictures are checked: not blank, truck paint where
+//! the trucks project, the heatmap's colours over the terrain, the point cloud's height ramp.
 //!
 //! Needs `Xvfb` and a Vulkan driver (Mesa llvmpipe): `scripts/test` installs them. The test
 //! starts its own Xvfb on a free display and stops it.
@@ -83,11 +84,25 @@ fn is_heatmap(p: [u8; 3]) -> bool {
     hi - lo > 40
 }
 
+/// A pixel of the point cloud's height ramp (blue at the ground, cyan, green, yellow, red):
+/// saturated, which neither the terrain, the sky nor the trucks are, and near the ramp.
+fn is_ramp(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    let ramp_low = b > 170 && r < 90 && b - r > 110;
+    let ramp_mid = g > 170 && r < 110 && g - r > 90;
+    ramp_low || ramp_mid
+}
+
 fn shoot(x: &Xvfb, dir: &Path, name: &str, args: &[&str]) -> Shot {
+    shoot_fleet(x, dir, name, 100, args)
+}
+
+fn shoot_fleet(x: &Xvfb, dir: &Path, name: &str, trucks: usize, args: &[&str]) -> Shot {
     let png = dir.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&png);
     let out = Command::new(env!("CARGO_BIN_EXE_minesim"))
-        .args(["view", "--trucks", "100", "--seed", "1", "--screenshot"])
+        .args(["view", "--trucks", &trucks.to_string(), "--seed", "1"])
+        .arg("--screenshot")
         .arg(&png)
         .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -253,5 +268,50 @@ fn viewer_screenshots_show_the_mine() {
         f1 > f0 + 0.2,
         "coverage heatmap not visible: {f0:.3} -> {f1:.3}"
     );
+
+    // Perception, 3 trucks: truck ROCK_TRUCK followed, a rock on its road ahead (a point on
+    // the truck's route found with a headless run of the same fleet and seed).
+    let perceive = shoot_fleet(
+        &x,
+        &dir,
+        "perception",
+        3,
+        &[
+            "--at",
+            SHOT_AT,
+            "--camera",
+            &format!("follow:{ROCK_TRUCK}"),
+            "--perception",
+            "on",
+            "--obstacle",
+            ROCK,
+            "--overlays",
+            "points,detections,tracks",
+        ],
+    );
+    assert_not_blank(&perceive, "perception");
+    let p = &perceive.side["perception"];
+    eprintln!("perception: {p}");
+    assert_eq!(p["watched"].as_bool(), Some(true), "{p}");
+    assert_eq!(p["obstacles_in_world"].as_u64(), Some(1), "{p}");
+    assert!(p["points"].as_u64().unwrap_or(0) > 1000, "{p}");
+    assert!(
+        p["tracks"].as_u64().unwrap_or(0) >= 1,
+        "the rock is tracked: {p}"
+    );
+    let ramp = |s: &Shot| s.all().filter(|p| is_ramp(*p)).count();
+    let (r0, r1) = (ramp(&overview), ramp(&perceive));
+    eprintln!("height-ramp pixels: overview {r0}, perception {r1}");
+    assert!(
+        r1 > 3000 && r1 > 10 * r0,
+        "point cloud not visible: {r0} -> {r1}"
+    );
     eprintln!("screenshots in {}", dir.display());
 }
+
+/// The perception shot: the truck followed, the rock and the time of the picture. Truck 1 of
+/// 3 (seed 1) drives east along y ≈ 750 from (-98, 751); at 7 s it is near (-80, 750) and the
+/// rock 25 m ahead of it on its lane (found stepping a headless world of the same config).
+const ROCK_TRUCK: u32 = 1;
+const ROCK: &str = "rock@-55,748";
+const SHOT_AT: &str = "7s";

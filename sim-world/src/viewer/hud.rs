@@ -1,6 +1,7 @@
 //! On-screen text: the sim clock, the speed asked and achieved (real-time factor), frame time,
 //! the overlays and keys; the inspector of the selected truck (state, speed, payload, distance
-//! to its permission end, link SINR and RTT, recent events).
+//! to its permission end, link SINR and RTT, its perception's figures when perception is on,
+//! recent events); the colour key of the perception overlays while one of them is on.
 //!
 //! Recent events are recorded by a system in the `SimStep` schedule (after the pose sync), so
 //! that no step is missed however many run per frame: changes of mission state, task, route
@@ -9,6 +10,9 @@
 use super::camera::{CameraMode, CameraRig, Selection};
 use super::clock::SimClock;
 use super::overlays::{queues, OverlayKind, Overlays};
+use super::perception::{
+    class_colour, class_label, height_colour, ARROW_S, CONFIDENCE_BAR_M, RAMP_MAX_M, RAMP_MIN_M,
+};
 use super::radio::Radio;
 use super::ViewerSystems;
 use crate::app::{SimStep, SimSystems, World as SimRes};
@@ -75,6 +79,13 @@ fn record(sim: Res<SimRes>, mut log: ResMut<TruckLog>) {
 struct StatusText;
 #[derive(Component)]
 struct InspectorText;
+/// The colour key of the perception overlays, and its two parts.
+#[derive(Component)]
+struct KeyPanel;
+#[derive(Component)]
+struct PointsKey;
+#[derive(Component)]
+struct ClassKey;
 
 /// Mean frame time, smoothed, ms.
 #[derive(Resource, Default)]
@@ -115,6 +126,183 @@ fn setup(mut commands: Commands) {
         BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
         Visibility::Hidden,
     ));
+    spawn_key(&mut commands);
+}
+
+/// The colour key: the height ramp of the points (five stops, m above ground), the class
+/// colours of detections, tracks and obstacles, and how to read the marks.
+fn spawn_key(commands: &mut Commands) {
+    let font = TextFont {
+        font_size: FontSize::Px(13.0),
+        ..default()
+    };
+    let swatch = |c: [f32; 3]| {
+        (
+            Node {
+                width: px(22.0),
+                height: px(12.0),
+                margin: UiRect::right(px(4.0)),
+                ..default()
+            },
+            BackgroundColor(Color::srgb(c[0], c[1], c[2])),
+        )
+    };
+    let row = || Node {
+        flex_direction: FlexDirection::Row,
+        align_items: AlignItems::Center,
+        column_gap: px(6.0),
+        ..default()
+    };
+    let text = |s: String| (Text::new(s), font.clone(), TextColor(Color::WHITE));
+    commands
+        .spawn((
+            KeyPanel,
+            Node {
+                position_type: PositionType::Absolute,
+                bottom: px(8.0),
+                left: px(8.0),
+                padding: UiRect::all(px(6.0)),
+                flex_direction: FlexDirection::Column,
+                row_gap: px(4.0),
+                ..default()
+            },
+            BackgroundColor(Color::srgba(0.0, 0.0, 0.0, 0.55)),
+            Visibility::Hidden,
+        ))
+        .with_children(|p| {
+            p.spawn((
+                PointsKey,
+                Node {
+                    flex_direction: FlexDirection::Column,
+                    row_gap: px(3.0),
+                    ..default()
+                },
+            ))
+            .with_children(|p| {
+                p.spawn(text("points: height above ground".into()));
+                p.spawn(row()).with_children(|r| {
+                    let n = 4;
+                    for k in 0..=n {
+                        let h = RAMP_MIN_M + (RAMP_MAX_M - RAMP_MIN_M) * k as f32 / n as f32;
+                        r.spawn(row()).with_children(|cell| {
+                            cell.spawn(swatch(height_colour(h)));
+                            let plus = if k == n { "+" } else { "" };
+                            cell.spawn(text(format!("{h:.0}{plus} m")));
+                        });
+                    }
+                });
+            });
+            p.spawn((
+                ClassKey,
+                Node {
+                    flex_direction: FlexDirection::Column,
+                    row_gap: px(3.0),
+                    ..default()
+                },
+            ))
+            .with_children(|p| {
+                p.spawn(text("detections, tracks, obstacles by class".into()));
+                p.spawn(row()).with_children(|r| {
+                    for c in perception::ObstacleClass::ALL {
+                        r.spawn(row()).with_children(|cell| {
+                            cell.spawn(swatch(class_colour(c)));
+                            cell.spawn(text(class_label(c).into()));
+                        });
+                    }
+                });
+                p.spawn(text(format!(
+                    "detection: footprint, bar = confidence ({CONFIDENCE_BAR_M:.0} m = 1.0)\n\
+                     track: box (faint = tentative), arrow = {ARROW_S:.0} s of motion\n\
+                     red line across the lane: where the truck stops for an obstacle"
+                )));
+            });
+        });
+}
+
+/// Shows the key while a perception overlay is on, each part with its overlays.
+fn update_key(
+    overlays: Res<Overlays>,
+    mut panel: Query<&mut Visibility, With<KeyPanel>>,
+    mut points: Query<&mut Node, (With<PointsKey>, Without<ClassKey>)>,
+    mut classes: Query<&mut Node, (With<ClassKey>, Without<PointsKey>)>,
+) {
+    if !overlays.is_changed() {
+        return;
+    }
+    let on = |k| overlays.is_on(k);
+    let any = OverlayKind::PERCEPTION.into_iter().any(on);
+    let shown = |b: bool| if b { Display::Flex } else { Display::None };
+    for mut v in &mut panel {
+        *v = if any {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+    }
+    for mut n in &mut points {
+        n.display = shown(on(OverlayKind::Points));
+    }
+    for mut n in &mut classes {
+        n.display = shown(on(OverlayKind::Detections) || on(OverlayKind::Tracks));
+    }
+}
+
+/// A duration in µs as us, ms or s (the UI font has no µ).
+pub fn duration_text(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us} us")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
+/// The inspector's perception lines for truck `i` (none without perception).
+fn perception_text(w: &crate::SimWorld, i: usize) -> Option<String> {
+    let per = w.perception.as_ref()?;
+    let p = per.trucks.get(i)?;
+    let s = &p.stats;
+    let confirmed = p.tracker.confirmed().count();
+    let age = if p.detections_pose.is_some() {
+        duration_text(w.now.0.saturating_sub(p.detections_frame_us))
+    } else {
+        "-".into()
+    };
+    let ahead = p
+        .obstacle_ahead_m
+        .map_or_else(|| "none".to_string(), |d| format!("{d:.1} m"));
+    let mut out = format!(
+        "\nperception ({}, dust {:.2}{})\n\
+         sweeps {}  points in last sweep {}\n\
+         detections {} in last frame, {} so far\n\
+         tracks {} ({} confirmed)\n\
+         NPU latency {}  detection age {}\n\
+         inferences {}  dropped frames {}\n\
+         obstacle ahead {}",
+        format!("{:?}", per.cfg.sensing).to_lowercase(),
+        per.cfg.dust,
+        if per.watch == Some(i) {
+            ", watched"
+        } else {
+            ""
+        },
+        s.sweeps,
+        p.last_points.len(),
+        p.last_detections.len(),
+        s.detections,
+        p.tracker.tracks().len(),
+        confirmed,
+        duration_text(per.detector.latency_us()),
+        age,
+        s.inferences,
+        s.dropped_frames,
+        ahead,
+    );
+    if let Some(e) = &w.perception_error {
+        out.push_str(&format!("\nperception error: {e}"));
+    }
+    Some(out)
 }
 
 fn clock_text(t: SimTime) -> String {
@@ -249,7 +437,7 @@ fn update(
     let mut s = format!(
         "truck {}\nstate {}\ntask {}\nspeed {:.1} km/h\npayload {:.0} t\n\
          to permission end {:.0} m\nclaim held {:.0} m{}\nlink {}\nRTT {}\n\
-         loads {}  dumps {}\nrecent events:",
+         loads {}  dumps {}{}\nrecent events:",
         t.id.0,
         t.brain.state(),
         task_text(t.brain.task()),
@@ -271,6 +459,7 @@ fn update(
         rtt,
         t.metrics.loads,
         t.metrics.dumps,
+        perception_text(w, i).unwrap_or_default(),
     );
     if let Some(q) = log.events.get(i) {
         for (at, e) in q.iter().rev() {
@@ -290,7 +479,7 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<FrameTime>();
     app.add_systems(SimStep, record.after(SimSystems::Sync));
     app.add_systems(Startup, setup);
-    app.add_systems(Update, update.in_set(ViewerSystems::Ui));
+    app.add_systems(Update, (update, update_key).in_set(ViewerSystems::Ui));
 }
 
 #[cfg(test)]
@@ -304,6 +493,13 @@ mod tests {
         };
         assert_eq!(task_text(Some(t)), "Load at loader 6");
         assert_eq!(task_text(None), "none");
+    }
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(duration_text(850), "850 us");
+        assert_eq!(duration_text(12_340), "12.3 ms");
+        assert_eq!(duration_text(2_500_000), "2.50 s");
     }
 
     #[test]

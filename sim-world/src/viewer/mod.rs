@@ -8,7 +8,10 @@
 //!   times per frame from accumulated, scaled real time (the sim itself never sees wall time);
 //! - [`camera`]: orbit, pan, zoom; follow a truck (chase, top-down); click to select;
 //! - [`overlays`]: toggled overlays drawn from real data (routes, claims, queues, 5G links,
-//!   SINR coverage heatmap);
+//!   SINR coverage heatmap, and the selected truck's perception: point cloud, detections,
+//!   tracks);
+//! - [`perception`]: obstacles as boxes from the time they appear; the selected truck is the
+//!   one whose full point cloud perception keeps; the perception overlays' drawing;
 //! - [`radio`]: the 5G model over the site's terrain (serving cell and SINR per truck, coverage);
 //! - [`hud`]: clock, real-time factor, frame time, the inspector of the selected truck;
 //! - [`shot`]: `--screenshot`: simulate headlessly up to a time, render, save a PNG, exit.
@@ -17,6 +20,7 @@ pub mod camera;
 pub mod clock;
 pub mod hud;
 pub mod overlays;
+pub mod perception;
 pub mod radio;
 pub mod scene;
 pub mod shot;
@@ -100,6 +104,7 @@ impl Plugin for ViewerPlugin {
             camera::plugin,
             radio::plugin,
             overlays::plugin,
+            perception::plugin,
             hud::plugin,
         ));
     }

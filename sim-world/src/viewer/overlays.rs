@@ -6,9 +6,13 @@
 //! - claims (`G`): the road each truck holds from the dispatcher (its block permission);
 //! - queues (`Q`): trucks waiting at or being served by each loader and dump;
 //! - links (`L`): each truck's serving gNB, coloured by downlink SINR;
-//! - coverage (`H`): the best-server SINR heatmap (a mesh, see `radio`).
+//! - coverage (`H`): the best-server SINR heatmap (a mesh, see `radio`);
+//! - points (`P`), detections (`D`), tracks (`K`): what the selected truck perceives (its
+//!   last sweep coloured by height, its last detections, its tracks and the obstacle it
+//!   stops for; the systems are in `perception`).
 
 use super::camera::Selection;
+use super::perception;
 use super::radio::Radio;
 use super::{to_bevy, ViewerSystems};
 use crate::app::World as SimRes;
@@ -24,15 +28,28 @@ pub enum OverlayKind {
     Queues,
     Links,
     Coverage,
+    Points,
+    Detections,
+    Tracks,
 }
 
 impl OverlayKind {
-    pub const ALL: [OverlayKind; 5] = [
+    pub const ALL: [OverlayKind; 8] = [
         OverlayKind::Routes,
         OverlayKind::Claims,
         OverlayKind::Queues,
         OverlayKind::Links,
         OverlayKind::Coverage,
+        OverlayKind::Points,
+        OverlayKind::Detections,
+        OverlayKind::Tracks,
+    ];
+
+    /// The overlays of the selected truck's perception.
+    pub const PERCEPTION: [OverlayKind; 3] = [
+        OverlayKind::Points,
+        OverlayKind::Detections,
+        OverlayKind::Tracks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +59,9 @@ impl OverlayKind {
             OverlayKind::Queues => "queues",
             OverlayKind::Links => "links",
             OverlayKind::Coverage => "coverage",
+            OverlayKind::Points => "points",
+            OverlayKind::Detections => "detections",
+            OverlayKind::Tracks => "tracks",
         }
     }
 
@@ -52,6 +72,10 @@ impl OverlayKind {
             OverlayKind::Queues => KeyCode::KeyQ,
             OverlayKind::Links => KeyCode::KeyL,
             OverlayKind::Coverage => KeyCode::KeyH,
+            OverlayKind::Points => KeyCode::KeyP,
+            OverlayKind::Detections => KeyCode::KeyD,
+            // `T` is the top-down camera
+            OverlayKind::Tracks => KeyCode::KeyK,
         }
     }
 
@@ -62,6 +86,9 @@ impl OverlayKind {
             OverlayKind::Queues => 'Q',
             OverlayKind::Links => 'L',
             OverlayKind::Coverage => 'H',
+            OverlayKind::Points => 'P',
+            OverlayKind::Detections => 'D',
+            OverlayKind::Tracks => 'K',
         }
     }
 
@@ -77,9 +104,8 @@ impl OverlayKind {
                 .into_iter()
                 .find(|k| k.name() == part)
                 .ok_or_else(|| {
-                    format!(
-                        "unknown overlay '{part}' (routes, claims, queues, links, coverage, all)"
-                    )
+                    let names: Vec<&str> = OverlayKind::ALL.iter().map(|k| k.name()).collect();
+                    format!("unknown overlay '{part}' ({}, all)", names.join(", "))
                 })?;
             out.push(k);
         }
@@ -288,6 +314,9 @@ pub(super) fn plugin(app: &mut App) {
             draw_claims.run_if(overlay_on(OverlayKind::Claims)),
             draw_queues.run_if(overlay_on(OverlayKind::Queues)),
             draw_links.run_if(overlay_on(OverlayKind::Links)),
+            perception::draw_points.run_if(overlay_on(OverlayKind::Points)),
+            perception::draw_detections.run_if(overlay_on(OverlayKind::Detections)),
+            perception::draw_tracks.run_if(overlay_on(OverlayKind::Tracks)),
             draw_selection,
         )
             .in_set(ViewerSystems::Draw),
@@ -304,9 +333,27 @@ mod tests {
             OverlayKind::parse_list("routes, links"),
             Ok(vec![OverlayKind::Routes, OverlayKind::Links])
         );
-        assert_eq!(OverlayKind::parse_list("all").map(|v| v.len()), Ok(5));
+        assert_eq!(
+            OverlayKind::parse_list("points,detections, tracks"),
+            Ok(OverlayKind::PERCEPTION.to_vec())
+        );
+        let all = OverlayKind::parse_list("all").unwrap_or_default();
+        assert_eq!(all.len(), 8);
+        for k in OverlayKind::PERCEPTION {
+            assert!(all.contains(&k), "{k:?} not in all");
+        }
         assert_eq!(OverlayKind::parse_list(""), Ok(vec![]));
-        assert!(OverlayKind::parse_list("roads").is_err());
+        let e = OverlayKind::parse_list("roads").unwrap_err();
+        assert!(e.contains("points, detections, tracks"), "{e}");
+    }
+
+    #[test]
+    fn overlay_keys_are_distinct_and_leave_the_camera_keys_alone() {
+        let keys: BTreeSet<char> = OverlayKind::ALL.iter().map(|k| k.key_name()).collect();
+        assert_eq!(keys.len(), OverlayKind::ALL.len());
+        for camera in ['F', 'T', 'O'] {
+            assert!(!keys.contains(&camera), "{camera} is a camera key");
+        }
     }
 
     #[test]

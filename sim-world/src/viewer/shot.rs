@@ -2,7 +2,8 @@
 //! here the clock stays paused, the camera and overlays are set from the command line, a
 //! number of frames render (pipelines compile, shadows settle; their mean frame time is
 //! printed), then one PNG is saved with a JSON sidecar (`FILE.json`: where each truck projects
-//! on the picture, the frame time) for the tests, and the app exits.
+//! on the picture, the frame time, what the selected truck perceives) for the tests, and the
+//! app exits.
 
 use super::camera::{Selection, ViewCamera};
 use super::trucks::TRUCK_YELLOW;
@@ -55,6 +56,35 @@ struct Sidecar {
     projected: Vec<[f32; 2]>,
     selected: Option<u32>,
     overlays: Vec<&'static str>,
+    /// The selected truck's perception at the picture, when perception is on.
+    perception: Option<ShotPerception>,
+}
+
+/// What the selected truck perceived when the picture was taken.
+#[derive(serde::Serialize)]
+struct ShotPerception {
+    watched: bool,
+    points: usize,
+    detections: usize,
+    tracks: usize,
+    confirmed_tracks: usize,
+    obstacle_ahead_m: Option<f64>,
+    obstacles_in_world: usize,
+}
+
+fn shot_perception(w: &crate::SimWorld, sel: Option<u32>) -> Option<ShotPerception> {
+    let per = w.perception.as_ref()?;
+    let i = sel? as usize;
+    let p = per.trucks.get(i)?;
+    Some(ShotPerception {
+        watched: per.watch == Some(i),
+        points: p.last_points.len(),
+        detections: p.last_detections.len(),
+        tracks: p.tracker.tracks().len(),
+        confirmed_tracks: p.tracker.confirmed().count(),
+        obstacle_ahead_m: p.obstacle_ahead_m,
+        obstacles_in_world: w.obstacles.active().count(),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -112,6 +142,7 @@ fn tick(
             projected,
             selected: sel.0,
             overlays: plan.opts.overlays.iter().map(|k| k.name()).collect(),
+            perception: shot_perception(&sim.0, sel.0),
         };
         let json_path = plan.opts.path.with_extension("json");
         match serde_json::to_string_pretty(&side) {
