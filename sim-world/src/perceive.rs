@@ -11,7 +11,8 @@
 //! executor call; that changes no simulated time.
 //!
 //! What a truck ignores: tracks within [`LOADER_IGNORE_M`] of a mapped loader (the site map
-//! holds them), tracks moving faster than [`MOVING_MS`] (other machines in traffic are the
+//! holds them), tracks on another truck of the fleet (within its half length plus
+//! [`FLEET_MARGIN_M`] of the position its telemetry reports), tracks moving faster than [`MOVING_MS`] (other machines in traffic are the
 //! dispatcher's block permissions' business), and tracks outside its lane corridor.
 
 pub use crate::config::{PerceptionConfig, Sensing};
@@ -33,6 +34,8 @@ use std::sync::Arc;
 
 /// Tracks this close to a mapped loader are the loader, m.
 pub const LOADER_IGNORE_M: f64 = 10.0;
+/// A track within a fleet truck's half length plus this of its centre is that truck, m.
+pub const FLEET_MARGIN_M: f64 = 2.0;
 /// Tracks faster than this are traffic, not obstacles, m/s.
 pub const MOVING_MS: f64 = 1.0;
 /// Lateral margin of the lane corridor beyond the truck's half width, m.
@@ -51,9 +54,12 @@ struct InFlight {
 
 /// A stationary obstacle a truck has tracked in its lane, kept while the sensor cannot see
 /// it (below the lowest beam, close in front of the truck) and dropped once it is in plain
-/// view and no longer tracked.
+/// view and no longer tracked, or once the track it came from moves off (a machine that was
+/// standing in the lane and drives on: tall enough to stay in view in the blind zone).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Remembered {
+    /// The track it was last confirmed by.
+    pub track: u32,
     pub x: f64,
     pub y: f64,
     /// Half its largest extent, m.
@@ -316,11 +322,27 @@ impl Perception {
             }
         }
         // 4. The closest obstacle in each truck's lane.
-        let blind = blind_range_m(&self.cfg.lidar);
+        // Where the fleet's trucks are (their telemetry, which the dispatcher shares): a
+        // track on one of them is the block permissions' business, not an obstacle.
+        let fleet: Vec<([f64; 2], f64)> = trucks
+            .iter()
+            .map(|t| {
+                let st = physics.state(t.body);
+                (
+                    [st.pos[0], st.pos[1]],
+                    0.5 * t.brain.params.length_m + FLEET_MARGIN_M,
+                )
+            })
+            .collect();
         for (i, t) in trucks.iter_mut().enumerate() {
             let st = physics.state(t.body);
             let p = &mut self.trucks[i];
-            remember(site, t, p, &st, &self.cfg.lidar, blind, now_us);
+            let others = fleet
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != i)
+                .map(|(_, f)| *f);
+            remember(site, t, p, &st, &self.cfg.lidar, now_us, others);
             let d = obstacle_ahead(site, t, &p.memory);
             if d.is_some() {
                 p.stats.obstacle_steps += 1;
@@ -453,11 +475,26 @@ fn remember(
     p: &mut TruckPerception,
     st: &crate::physics::BodyState,
     lidar: &LidarConfig,
-    blind: f64,
     now_us: u64,
+    fleet: impl Iterator<Item = ([f64; 2], f64)>,
 ) {
+    let blind = blind_range_m(lidar);
+    let fleet: Vec<_> = fleet.collect();
     for tr in p.tracker.confirmed() {
-        if tr.speed() > MOVING_MS || tr.since_update_us(now_us) > 300_000 {
+        if fleet
+            .iter()
+            .any(|(c, r)| (c[0] - tr.x).hypot(c[1] - tr.y) < *r)
+        {
+            // One of the fleet's trucks: forget anything remembered from that track.
+            p.memory.retain(|m| m.track != tr.id);
+            continue;
+        }
+        if tr.speed() > MOVING_MS {
+            // What stood here drives on: it is not an obstacle any more.
+            p.memory.retain(|m| m.track != tr.id);
+            continue;
+        }
+        if tr.since_update_us(now_us) > 300_000 {
             continue;
         }
         if !in_corridor(site, t, tr.x, tr.y, 0.5 * tr.length.max(tr.width)) {
@@ -471,6 +508,7 @@ fn remember(
         {
             Some(m) => {
                 *m = Remembered {
+                    track: tr.id,
                     x: tr.x,
                     y: tr.y,
                     half,
@@ -478,6 +516,7 @@ fn remember(
                 }
             }
             None => p.memory.push(Remembered {
+                track: tr.id,
                 x: tr.x,
                 y: tr.y,
                 half,
