@@ -476,14 +476,13 @@ fn remember(
     st: &crate::physics::BodyState,
     lidar: &LidarConfig,
     now_us: u64,
-    fleet: impl Iterator<Item = ([f64; 2], f64)>,
+    fleet: impl Iterator<Item = ([f64; 2], f64)> + Clone,
 ) {
     let blind = blind_range_m(lidar);
-    let fleet: Vec<_> = fleet.collect();
     for tr in p.tracker.confirmed() {
         if fleet
-            .iter()
-            .any(|(c, r)| (c[0] - tr.x).hypot(c[1] - tr.y) < *r)
+            .clone()
+            .any(|(c, r)| (c[0] - tr.x).hypot(c[1] - tr.y) < r)
         {
             // One of the fleet's trucks: forget anything remembered from that track.
             p.memory.retain(|m| m.track != tr.id);
