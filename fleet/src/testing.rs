@@ -97,5 +97,5 @@ pub fn crossroad() -> Site {
 
 /// The default site (`assets/sites/default.toml`).
 pub fn default_site() -> Site {
-    site::file::load(&site::file::default_site_path()).expect("the default site loads")
+    site::default_site::load().expect("the default site loads")
 }

@@ -57,7 +57,7 @@ pub struct LinkUpDown {
 }
 
 /// One truck's link as the run report shows it.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct TruckLinkReport {
     pub truck: u32,
     pub serving_cell: Option<u32>,
@@ -79,7 +79,7 @@ pub struct TruckLinkReport {
 }
 
 /// Network KPIs of a run.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct NetKpis {
     pub commands_sent: u64,
     pub commands_delivered: u64,

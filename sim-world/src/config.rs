@@ -79,11 +79,29 @@ impl NetworkChoice {
     pub fn remote_dispatcher(&self) -> bool {
         matches!(self, NetworkChoice::Real { .. })
     }
+
+    /// The name a report gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NetworkChoice::InMemory => "memory",
+            NetworkChoice::QuicRadio => "quic",
+            NetworkChoice::QuicFixed { .. } => "quic_fixed",
+            NetworkChoice::Real { .. } => "real",
+        }
+    }
 }
 
 /// How a sweep is made.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Sensing {

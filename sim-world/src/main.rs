@@ -34,10 +34,10 @@ enum Command {
         #[command(flatten)]
         site: SiteArg,
         /// Grid step, m.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, value_parser = parse_step, allow_hyphen_values = true)]
         step: f64,
         /// Seed of the shadowing (as in `minesim run --seed`).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
         #[arg(short, long)]
         output: PathBuf,
@@ -63,15 +63,37 @@ struct SiteArg {
     site: Option<PathBuf>,
 }
 
+/// A site as read for a command: how to name it, the hash of its bytes, the site.
+struct LoadedSite {
+    name: String,
+    sha256: String,
+    site: Arc<site::Site>,
+}
+
 impl SiteArg {
-    /// The file and the site it holds.
-    fn load(&self) -> anyhow::Result<(PathBuf, Arc<site::Site>)> {
-        let path = self
-            .site
-            .clone()
-            .unwrap_or_else(site::file::default_site_path);
-        let site = site::file::load(&path)?;
-        Ok((path, Arc::new(site)))
+    /// The site: `--site FILE`, else the default site embedded in the binary. One validation
+    /// for every command: the site file's own checks, then the radio model's of `[radio]`.
+    fn load(&self) -> anyhow::Result<LoadedSite> {
+        let (name, text) = match &self.site {
+            Some(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read site file {}", p.display()))?,
+            ),
+            None => (
+                site::default_site::NAME.to_string(),
+                site::default_site::TEXT.to_string(),
+            ),
+        };
+        let file = site::file::parse(&name, &text)?;
+        let site = site::file::build(&name, &file)?;
+        network5g::radio::site::site_radio_config(&site)
+            .map_err(|e| anyhow::anyhow!("{name}: radio: {e}"))?;
+        Ok(LoadedSite {
+            sha256: sim_world::run::sha256_hex(text.as_bytes()),
+            name,
+            site: Arc::new(site),
+        })
     }
 }
 
@@ -79,10 +101,10 @@ impl SiteArg {
 #[derive(clap::Args, Debug)]
 struct FleetArgs {
     /// Number of trucks.
-    #[arg(long, default_value_t = 100, value_parser = parse_trucks)]
+    #[arg(long, default_value_t = 100, value_parser = parse_trucks, allow_hyphen_values = true)]
     trucks: usize,
     /// Seed of every random draw in the run.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true)]
     seed: u64,
 }
 
@@ -94,11 +116,17 @@ struct RunCmd {
     #[command(flatten)]
     fleet: FleetArgs,
     /// Simulated duration, e.g. 90s, 15m, 1h.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = parse_duration, allow_hyphen_values = true)]
     duration: SimDuration,
-    /// Write the JSON report here.
+    /// Write the JSON report here (checked before the run starts; written also when the run
+    /// is interrupted or fails an expectation).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Exit with code 1 when the run shows any of these (comma-separated): collisions
+    /// (truck–truck contacts), violations (a truck past its permission), obstacle-collisions,
+    /// perception-error; `none` for no check.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "collisions,violations")]
+    fail_on: Vec<FailOn>,
     /// Transport: `quic` (simulated QUIC over the site's 5G radio model), `memory`
     /// (fixed 5 ms, lossless; about three times faster) or `real` (quinn over loopback
     /// UDP to a `dispatcher` server, paced to the wall clock).
@@ -121,7 +149,7 @@ struct RunCmd {
     /// The dispatcher re-arms a truck that stopped itself (link watchdog, expired grant;
     /// never an operator e-stop) once it has reported `Stopped` over a working link this
     /// long, as a remote operator would; `off` leaves stopped trucks stopped.
-    #[arg(long, default_value = "30s")]
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     auto_rearm: site::DelayOrOff,
     #[command(flatten)]
     perception: PerceptionArgs,
@@ -143,7 +171,7 @@ struct PerceptionArgs {
     #[arg(long, value_enum, default_value_t = sim_world::dataset::Sensing::Fleet)]
     sensing: sim_world::dataset::Sensing,
     /// Dust level of the air, 0 (clear) to 1 (thick haul-road plume).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_dust)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_dust, allow_hyphen_values = true)]
     dust: f64,
     /// The detector (ONNX). Default: assets/models/detector.onnx.
     #[arg(long)]
@@ -165,6 +193,40 @@ struct PerceptionArgs {
     /// over 360°, 10 Hz, 150 m). The committed detector was trained on the default sensor.
     #[arg(long)]
     lidar: Option<PathBuf>,
+}
+
+/// `minesim run --fail-on`: what makes a finished run exit with code 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Collisions,
+    Violations,
+    ObstacleCollisions,
+    PerceptionError,
+    None,
+}
+
+impl FailOn {
+    /// What failed in `r`, if this expectation did.
+    fn failure(self, r: &sim_world::report::Report) -> Option<String> {
+        match self {
+            FailOn::Collisions if r.collisions > 0 => {
+                Some(format!("{} truck–truck collisions", r.collisions))
+            }
+            FailOn::Violations if r.permission_violations > 0 => Some(format!(
+                "{} permission violations",
+                r.permission_violations
+            )),
+            FailOn::ObstacleCollisions if r.obstacle_collisions > 0 => Some(format!(
+                "{} truck–obstacle collisions",
+                r.obstacle_collisions
+            )),
+            FailOn::PerceptionError => r
+                .perception_error
+                .as_ref()
+                .map(|e| format!("perception failed: {e}")),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -341,20 +403,79 @@ enum SiteCommand {
 }
 
 fn parse_trucks(s: &str) -> Result<usize, String> {
-    let n: usize = s
+    let n: i64 = s
+        .trim()
         .parse()
         .map_err(|_| format!("'{s}' is not a whole number"))?;
-    if n == 0 {
-        return Err("a run needs at least one truck".into());
+    if n < 1 {
+        return Err(format!("a run needs at least one truck, got {n}"));
     }
     if n > 2000 {
-        return Err("at most 2000 trucks".into());
+        return Err(format!("at most 2000 trucks, got {n}"));
     }
-    Ok(n)
+    Ok(n as usize)
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    if s.trim().starts_with('-') {
+        return Err(format!(
+            "a seed is a whole number from 0 to {}, got {s}",
+            u64::MAX
+        ));
+    }
+    s.trim().parse().map_err(|_| {
+        format!(
+            "a seed is a whole number from 0 to {}, got '{s}'",
+            u64::MAX
+        )
+    })
+}
+
+fn parse_step(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
+        return Err(format!("the grid step must be 1–1000 m, got {s}"));
+    }
+    Ok(v)
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    if s.trim().starts_with('-') {
+        return Err(format!("a duration must be positive, got {s}"));
+    }
     SimDuration::parse(s)
+}
+
+/// Fails unless `path` can be written: before a run, so a bad path costs a second, not a
+/// shift. A file that did not exist is not left behind.
+fn check_output(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{flag} {}: is a folder, not a file", path.display());
+    }
+    let parent = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("{flag} {}: cannot be written", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 fn coverage(
@@ -409,8 +530,118 @@ impl WallClock for Wall {
     }
 }
 
-fn run(cmd: RunCmd) -> anyhow::Result<()> {
-    let (path, site) = cmd.site.load()?;
+/// How `minesim run` shows where a shift stands: a bar with elapsed time and ETA on a
+/// terminal, else (CI logs) one line on stderr every 10 % of the shift or every 10 s of wall
+/// clock, whichever comes first.
+struct ProgressView {
+    bar: Option<ProgressBar>,
+    total_s: u64,
+    next_pct: u64,
+    last_line_wall_s: f64,
+}
+
+impl ProgressView {
+    fn new(total_s: u64) -> ProgressView {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total_s);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} {bar:30} {pos}/{len} s simulated · ETA {eta} · {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        ProgressView {
+            bar,
+            total_s: total_s.max(1),
+            next_pct: 10,
+            last_line_wall_s: 0.0,
+        }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.sim_s);
+            bar.set_message(format!(
+                "{:.0} t · {:.1}× real time",
+                p.tonnes, p.real_time_factor
+            ));
+            return;
+        }
+        let pct = p.sim_s * 100 / self.total_s;
+        if pct < self.next_pct && p.wall_s - self.last_line_wall_s < 10.0 {
+            return;
+        }
+        while self.next_pct <= pct {
+            self.next_pct += 10;
+        }
+        self.last_line_wall_s = p.wall_s;
+        let eta = (self.total_s.saturating_sub(p.sim_s)) as f64 / p.real_time_factor.max(1e-9);
+        eprintln!(
+            "minesim run: {}/{} s simulated ({pct}%), {:.0} t, {:.1}× real time, {} elapsed, ETA {}",
+            p.sim_s,
+            self.total_s,
+            p.tonnes,
+            p.real_time_factor,
+            clock_text(p.wall_s),
+            clock_text(eta)
+        );
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `1h02m03s`, `4m05s`, `6s`.
+fn clock_text(secs: f64) -> String {
+    let t = secs.max(0.0).round() as u64;
+    let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Ctrl-C and SIGTERM set the returned flag (the run then ends after its current step and
+/// writes what it has); a second one ends the process at once with code 130.
+fn interrupt_flag() -> anyhow::Result<Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing the report of what ran (again to quit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(flag)
+}
+
+fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
+    // Everything that can be wrong with the input is found before the shift starts.
+    for (flag, out) in [
+        ("--report", &cmd.report),
+        ("--coverage", &cmd.coverage),
+        ("--npu-trace", &cmd.npu_trace),
+    ] {
+        if let Some(out) = out {
+            check_output(flag, out)?;
+        }
+    }
+    if cmd.fail_on.contains(&FailOn::None) && cmd.fail_on.len() > 1 {
+        anyhow::bail!("--fail-on: `none` cannot be combined with other checks");
+    }
+    let loaded = cmd.site.load()?;
+    let site = loaded.site.clone();
     if let Some(out) = &cmd.coverage {
         coverage(&site, 20.0, cmd.fleet.seed, out)?;
     }
@@ -418,6 +649,14 @@ fn run(cmd: RunCmd) -> anyhow::Result<()> {
     if cmd.npu_trace.is_some() && perception.is_none() {
         anyhow::bail!("--npu-trace needs perception on (it traces the trucks' detector)");
     }
+    let model_sha256 = match &perception {
+        Some(p) => Some(sim_world::run::sha256_hex(
+            &std::fs::read(&p.detector.path)
+                .with_context(|| format!("cannot read {}", p.detector.path.display()))?,
+        )),
+        None => None,
+    };
+    let interrupt = interrupt_flag()?;
     let args = RunArgs {
         trucks: cmd.fleet.trucks,
         seed: cmd.fleet.seed,
@@ -427,23 +666,19 @@ fn run(cmd: RunCmd) -> anyhow::Result<()> {
         obstacles,
         perception,
         npu_trace: cmd.npu_trace.clone(),
+        sources: sim_world::run::Sources {
+            site_file: loaded.name.clone(),
+            site_sha256: loaded.sha256.clone(),
+            model_sha256,
+        },
+        interrupt: Some(interrupt),
     };
-    let bar = ProgressBar::new(cmd.duration.micros() / 1_000_000);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} s sim · {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let mut view = ProgressView::new(cmd.duration.micros() / 1_000_000);
     #[allow(clippy::disallowed_methods)] // the binary measures its own wall-clock speed
     let clock = Wall(std::time::Instant::now());
-    let shown = run_shift(site, &args, &clock, &mut |p: Progress| {
-        bar.set_position(p.sim_s);
-        bar.set_message(format!(
-            "{:.0} t · {:.1}× real time",
-            p.tonnes, p.real_time_factor
-        ));
-    });
-    bar.finish_and_clear();
-    let r = shown.with_context(|| format!("cannot start on {}", path.display()))?;
+    let shown = run_shift(site, &args, &clock, &mut |p: Progress| view.show(&p));
+    view.finish();
+    let r = shown.with_context(|| format!("cannot start on {}", loaded.name))?;
     print!("{}", r.table());
     if let Some(out) = cmd.report {
         let json = serde_json::to_string_pretty(&r)?;
@@ -451,7 +686,20 @@ fn run(cmd: RunCmd) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write report {}", out.display()))?;
         eprintln!("report written to {}", out.display());
     }
-    Ok(())
+    if r.interrupted {
+        eprintln!(
+            "interrupted after {:.0} of {:.0} simulated seconds",
+            r.sim_seconds,
+            cmd.duration.as_secs_f64()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let failures: Vec<String> = cmd.fail_on.iter().filter_map(|f| f.failure(&r)).collect();
+    if !failures.is_empty() {
+        eprintln!("failed: {} (--fail-on)", failures.join(", "));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn site_cmd(cmd: SiteCommand) -> anyhow::Result<()> {
@@ -482,7 +730,11 @@ fn site_cmd(cmd: SiteCommand) -> anyhow::Result<()> {
             );
         }
         SiteCommand::Check { file } => {
-            let s = site::file::load(&file)?;
+            let s = SiteArg {
+                site: Some(file.clone()),
+            }
+            .load()?
+            .site;
             let (lo, hi) = s.terrain.range();
             println!(
                 "{}: ok — {} lanes, {:.1} km of road, {} intersections, {} loaders, {} dumps, {} gNBs, terrain {:.0}..{:.0} m, room for {} trucks",
@@ -553,7 +805,7 @@ fn dataset(cmd: DatasetCmd) -> anyhow::Result<()> {
             anyhow::bail!("--dust: levels must be in 0–1, got {d}");
         }
     }
-    let (_, site) = cmd.site.load()?;
+    let site = cmd.site.load()?.site;
     let spec = DatasetSpec {
         seeds: cmd.seeds.0,
         trucks: cmd.trucks,
@@ -634,6 +886,9 @@ struct DetectorEvalCmd {
 
 fn detector_eval(cmd: DetectorEvalCmd) -> anyhow::Result<()> {
     use sim_world::dataset::{evaluate, figures_table, read_set};
+    if let Some(out) = &cmd.json {
+        check_output("--json", out)?;
+    }
     let (grids, samples, bev) = read_set(&cmd.data)?;
     let refs: Vec<&[f32]> = grids.chunks(bev.len()).collect();
     let path = cmd
@@ -684,15 +939,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(cmd) => run(cmd),
+        Command::Run(cmd) => match run(cmd) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Coverage {
             site,
             step,
             seed,
             output,
-        } => site
-            .load()
-            .and_then(|(_, s)| coverage(&s, step, seed, &output)),
+        } => {
+            check_output("--output", &output)
+                .and_then(|()| site.load())
+                .and_then(|s| coverage(&s.site, step, seed, &output))
+        }
         Command::Site { command } => site_cmd(command),
         Command::View(args) => view(args),
         Command::Dataset(cmd) => dataset(cmd),
@@ -755,7 +1015,7 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
             args.fleet.trucks
         );
     }
-    let (path, site) = args.site.load()?;
+    let loaded = args.site.load()?;
     let (obstacles, perception) = args.perception.load()?;
     let cfg = SimConfig {
         trucks: args.fleet.trucks,
@@ -768,8 +1028,8 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
         perception,
         ..SimConfig::default()
     };
-    let sim =
-        SimWorld::new(site, cfg).with_context(|| format!("cannot start on {}", path.display()))?;
+    let sim = SimWorld::new(loaded.site, cfg)
+        .with_context(|| format!("cannot start on {}", loaded.name))?;
     let opts = ViewerOptions {
         start_at: site::SimTime(args.at.map_or(0, |d| d.micros())),
         screenshot: args.screenshot.map(|path| ShotOptions {

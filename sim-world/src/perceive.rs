@@ -95,7 +95,7 @@ pub struct TruckPerception {
 }
 
 /// Counters of one truck.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TruckPerceptionStats {
     pub sweeps: u64,
     pub points: u64,
@@ -120,9 +120,9 @@ pub struct Perception {
     pub detector: Arc<Detector>,
     pub trucks: Vec<TruckPerception>,
     /// Simulated latency of every inference, µs.
-    pub latencies_us: Vec<u64>,
+    pub latencies_us: Samples,
     /// Age of detections when they became usable (frame to result), µs.
-    pub ages_us: Vec<u64>,
+    pub ages_us: Samples,
     pub spans: Vec<InferenceSpan>,
     /// The truck whose full point cloud is kept in its [`TruckPerception::last_points`]
     /// (the viewer's selected truck). At fleet sensing the detector's input is rasterised
@@ -161,8 +161,8 @@ impl Perception {
             cfg,
             detector,
             trucks,
-            latencies_us: Vec::new(),
-            ages_us: Vec::new(),
+            latencies_us: Samples::default(),
+            ages_us: Samples::default(),
             spans: Vec::new(),
             watch: None,
         }
@@ -187,7 +187,7 @@ impl Perception {
                     .map(|d| to_world(d, f.pose.x, f.pose.y, f.pose.heading))
                     .collect();
                 p.tracker.update(f.frame_us, &world);
-                self.ages_us.push(f.ready_us - f.frame_us);
+                self.ages_us.record(f.ready_us - f.frame_us);
                 p.stats.detections += f.detections.len() as u64;
                 p.last_detections = f.detections;
                 p.detections_pose = Some(f.pose);
@@ -310,7 +310,7 @@ impl Perception {
                         pose,
                         detections: dets,
                     });
-                    self.latencies_us.push(lat);
+                    self.latencies_us.record(lat);
                     if self.cfg.trace {
                         self.spans.push(InferenceSpan {
                             truck: i,
@@ -409,34 +409,69 @@ impl Perception {
     }
 }
 
-/// Mean, p99 and max of a set of µs values.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// A stream of µs values kept as an HDR histogram (`hdrhistogram`: constant memory, three
+/// significant digits, mergeable) instead of every sample.
+#[derive(Clone, Debug)]
+pub struct Samples(hdrhistogram::Histogram<u64>);
+
+impl Default for Samples {
+    fn default() -> Self {
+        Samples(
+            hdrhistogram::Histogram::new(3)
+                .expect("three significant digits are within hdrhistogram's range"),
+        )
+    }
+}
+
+impl Samples {
+    /// Adds one value (values beyond the histogram's range are clamped to it).
+    pub fn record(&mut self, v: u64) {
+        self.0.saturating_record(v);
+    }
+    /// Adds every value of `other`.
+    pub fn merge(&mut self, other: &Samples) {
+        // Both auto-resize, so adding never runs out of range.
+        let _ = self.0.add(&other.0);
+    }
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Count, mean, percentiles and max of a set of µs values (percentiles and max to three
+/// significant digits).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Figures {
-    pub n: usize,
+    pub n: u64,
     pub mean: f64,
+    pub p50: u64,
     pub p99: u64,
+    pub p999: u64,
     pub max: u64,
 }
 
 impl Figures {
-    pub fn of(v: &[u64]) -> Figures {
-        if v.is_empty() {
+    pub fn of(s: &Samples) -> Figures {
+        let h = &s.0;
+        if h.is_empty() {
             return Figures::default();
         }
-        let mut s = v.to_vec();
-        s.sort_unstable();
-        let p99 = s[((s.len() as f64 * 0.99).ceil() as usize).clamp(1, s.len()) - 1];
         Figures {
-            n: s.len(),
-            mean: s.iter().sum::<u64>() as f64 / s.len() as f64,
-            p99,
-            max: s[s.len() - 1],
+            n: h.len(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
         }
     }
 }
 
 /// Perception's part of the run report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PerceptionSummary {
     pub sensing: Sensing,
     pub dust: f64,

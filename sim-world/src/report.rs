@@ -4,7 +4,7 @@ use crate::world::SimWorld;
 use serde::Serialize;
 use site::protocol::MissionState;
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct TruckReport {
     pub id: u32,
     pub loads: u64,
@@ -20,7 +20,7 @@ pub struct TruckReport {
     pub perception: Option<crate::perceive::TruckPerceptionStats>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct LoaderReport {
     pub id: u32,
     pub name: String,
@@ -30,7 +30,7 @@ pub struct LoaderReport {
     pub utilisation: f64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct LinkReport {
     pub transport: &'static str,
     pub up_msgs: u64,
@@ -43,7 +43,7 @@ pub struct LinkReport {
 }
 
 /// Network figures of a run over a transport that measures them (simulated QUIC).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct NetworkReport {
     pub kpis: network5g::transport::NetKpis,
     /// What the safety layer refused at each end (`safety_at_dispatcher`, `safety_at_trucks`).
@@ -52,9 +52,54 @@ pub struct NetworkReport {
     pub per_truck: Vec<network5g::transport::TruckLinkReport>,
 }
 
+/// Version of the report's layout: raised whenever a field is renamed, removed or changes
+/// meaning (adding a field keeps it). `assets/schemas/report.schema.json` is its JSON Schema.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
+
+/// What a run was asked to do, echoed in its report so the report alone says how it was made.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct RunConfig {
+    /// The site file (a path, or `(embedded default site)`).
+    pub site_file: String,
+    /// SHA-256 of the site file's bytes, hex.
+    pub site_sha256: String,
+    pub trucks: usize,
+    pub seed: u64,
+    /// Simulated duration asked for, s (`sim_seconds` is what ran).
+    pub duration_s: f64,
+    /// `quic`, `memory` or `real`.
+    pub transport: String,
+    /// The dispatcher re-arms a truck that stopped itself after this long, s; `null`: never.
+    pub auto_rearm_s: Option<f64>,
+    /// Obstacles placed by flags or files.
+    pub obstacles: usize,
+    /// `null` when perception is off.
+    pub perception: Option<PerceptionConfigEcho>,
+}
+
+/// Perception's settings in [`RunConfig`].
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct PerceptionConfigEcho {
+    pub sensing: crate::config::Sensing,
+    pub dust: f64,
+    /// The detector file.
+    pub model: String,
+    /// SHA-256 of the detector file's bytes, hex.
+    pub model_sha256: String,
+    pub precision: String,
+}
+
 /// The run report. Only `wall_seconds` and `real_time_factor` depend on the machine.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Report {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The `minesim` version that wrote the report.
+    pub tool_version: String,
+    /// What the run was asked to do.
+    pub config: RunConfig,
+    /// The run was stopped early (Ctrl-C, SIGTERM): the figures cover `sim_seconds` only.
+    pub interrupted: bool,
     pub site: String,
     pub seed: u64,
     pub trucks: usize,
@@ -67,7 +112,9 @@ pub struct Report {
     pub trucks_with_full_cycle: usize,
     pub collisions: u64,
     pub permission_violations: u64,
-    pub min_separation_m: f64,
+    /// Closest body-to-body distance of two trucks, m; `null` when no two trucks ever came
+    /// within 40 m of each other (pairs further apart are not measured).
+    pub min_separation_m: Option<f64>,
     pub mean_cycle_s: f64,
     pub mean_queue_loader_s: f64,
     pub mean_queue_dump_s: f64,
@@ -93,6 +140,12 @@ pub struct Report {
     pub perception: Option<crate::perceive::PerceptionSummary>,
     /// Set when the detector failed during the run (every truck then stopped).
     pub perception_error: Option<String>,
+}
+
+/// The report's JSON Schema (draft 2020-12), generated from these types; committed as
+/// `assets/schemas/report.schema.json`.
+pub fn schema_json() -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&schemars::schema_for!(Report))
 }
 
 fn round(v: f64, digits: i32) -> f64 {
@@ -171,6 +224,10 @@ impl Report {
         .sum();
         let link = w.link_stats();
         Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: RunConfig::default(),
+            interrupted: false,
             site: w.site.name.clone(),
             seed: w.cfg.seed,
             trucks: w.trucks.len(),
@@ -183,14 +240,11 @@ impl Report {
             trucks_with_full_cycle: w.trucks.iter().filter(|t| t.metrics.dumps >= 1).count(),
             collisions: w.safety.collisions,
             permission_violations: w.trucks.iter().map(|t| t.metrics.violations).sum(),
-            min_separation_m: round(
-                if w.safety.min_separation_m.is_finite() {
-                    w.safety.min_separation_m
-                } else {
-                    -1.0
-                },
-                3,
-            ),
+            min_separation_m: w
+                .safety
+                .min_separation_m
+                .is_finite()
+                .then(|| round(w.safety.min_separation_m, 3)),
             mean_cycle_s: round(
                 if all_cycles.is_empty() {
                     0.0
@@ -254,6 +308,14 @@ impl Report {
             ("seed", self.seed.to_string()),
             ("simulated", format!("{:.0} s", self.sim_seconds)),
             ("wall clock", format!("{:.1} s", self.wall_seconds)),
+            (
+                "interrupted",
+                if self.interrupted {
+                    format!("yes, after {:.0} s", self.sim_seconds)
+                } else {
+                    "no".to_string()
+                },
+            ),
             ("real-time factor", format!("{:.1}×", self.real_time_factor)),
             ("tonnes hauled", format!("{:.0} t", self.tonnes)),
             (
@@ -290,7 +352,13 @@ impl Report {
                 "permission violations",
                 self.permission_violations.to_string(),
             ),
-            ("min separation", format!("{:.2} m", self.min_separation_m)),
+            (
+                "min separation",
+                match self.min_separation_m {
+                    Some(d) => format!("{d:.2} m"),
+                    None => "no two trucks within 40 m".to_string(),
+                },
+            ),
             ("watchdog stops", self.watchdog_stops.to_string()),
             ("re-armed by policy", self.auto_rearms.to_string()),
             (

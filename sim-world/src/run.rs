@@ -5,10 +5,31 @@
 use crate::app::{make_app, step, world};
 use crate::config::{NetworkChoice, SimConfig};
 use crate::error::SimError;
-use crate::report::Report;
+use crate::report::{PerceptionConfigEcho, Report, RunConfig};
 use crate::world::SimWorld;
 use site::{SimDuration, SimTime, Site};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// Where a run's inputs came from, for the report's [`RunConfig`] echo.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sources {
+    /// The site file's path, or `(embedded default site)`.
+    pub site_file: String,
+    /// SHA-256 of the site file's bytes, hex.
+    pub site_sha256: String,
+    /// SHA-256 of the detector file's bytes, hex (with perception).
+    pub model_sha256: Option<String>,
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// What a shift runs: the flags of `minesim run` that shape the simulation.
 #[derive(Clone, Debug)]
@@ -25,6 +46,11 @@ pub struct RunArgs {
     pub perception: Option<crate::config::PerceptionSetup>,
     /// Where to write the Chrome trace of every truck's NPU (needs perception).
     pub npu_trace: Option<std::path::PathBuf>,
+    /// Where the inputs came from (echoed in the report).
+    pub sources: Sources,
+    /// Set from outside (Ctrl-C, SIGTERM) to end the shift early: the report then covers what
+    /// was simulated and says `interrupted`.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl RunArgs {
@@ -47,6 +73,27 @@ impl RunArgs {
             ..SimConfig::default()
         }
     }
+
+    /// The configuration as the report echoes it.
+    pub fn echo(&self) -> RunConfig {
+        RunConfig {
+            site_file: self.sources.site_file.clone(),
+            site_sha256: self.sources.site_sha256.clone(),
+            trucks: self.trucks,
+            seed: self.seed,
+            duration_s: self.duration.as_secs_f64(),
+            transport: self.network.name().to_string(),
+            auto_rearm_s: self.auto_rearm_after.map(|d| d.as_secs_f64()),
+            obstacles: self.obstacles.len(),
+            perception: self.perception.as_ref().map(|p| PerceptionConfigEcho {
+                sensing: p.cfg.sensing,
+                dust: p.cfg.dust,
+                model: p.detector.path.display().to_string(),
+                model_sha256: self.sources.model_sha256.clone().unwrap_or_default(),
+                precision: format!("{:?}", p.detector.precision).to_lowercase(),
+            }),
+        }
+    }
 }
 
 /// The wall clock a shift runs against (the binary's is `std::time::Instant`; tests use a
@@ -66,11 +113,14 @@ pub struct Progress {
     pub tonnes: f64,
     /// Simulated over wall time so far.
     pub real_time_factor: f64,
+    /// Wall-clock seconds since the shift started.
+    pub wall_s: f64,
 }
 
 /// Runs a shift of `args.duration` on `site` through the Bevy schedule and builds its
 /// report. With a remote dispatcher ([`NetworkChoice::remote_dispatcher`]) simulated time is
-/// kept to the wall clock.
+/// kept to the wall clock. When `args.interrupt` is set the shift ends after the current step
+/// and the report, marked `interrupted`, covers what ran.
 pub fn run_shift(
     site: Arc<Site>,
     args: &RunArgs,
@@ -81,7 +131,17 @@ pub fn run_shift(
     let end = SimTime(args.duration.micros());
     let paced = args.network.remote_dispatcher();
     let mut next_update = 0u64;
+    let interrupted = || {
+        args.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    };
+    let mut stopped_early = false;
     while world(&app).now < end {
+        if interrupted() {
+            stopped_early = true;
+            break;
+        }
         step(&mut app);
         let w = world(&app);
         if paced {
@@ -99,6 +159,7 @@ pub fn run_shift(
                 sim_s: secs,
                 tonnes: w.metrics.tonnes,
                 real_time_factor: w.now.as_secs_f64() / wall,
+                wall_s: wall,
             });
         }
     }
@@ -112,7 +173,10 @@ pub fn run_shift(
         std::fs::write(path, text)
             .map_err(|e| SimError::Output(format!("cannot write {}: {e}", path.display())))?;
     }
-    Ok(Report::build(w, clock.elapsed_s()))
+    let mut report = Report::build(w, clock.elapsed_s());
+    report.config = args.echo();
+    report.interrupted = stopped_early;
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -154,6 +218,8 @@ mod tests {
             obstacles: Vec::new(),
             perception: None,
             npu_trace: None,
+            sources: Sources::default(),
+            interrupt: None,
         };
         let clock = Ticking {
             now: Cell::new(0.0),
@@ -180,6 +246,8 @@ mod tests {
             obstacles: Vec::new(),
             perception: None,
             npu_trace: None,
+            sources: Sources::default(),
+            interrupt: None,
         };
         let clock = Ticking {
             now: Cell::new(0.0),

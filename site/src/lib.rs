@@ -9,6 +9,7 @@
 //! - **Coordinates:** site frame, metres, `x` east, `y` north, `z` up.
 //! - **The site file is the user's:** every load error names the file, the field and the reason.
 
+pub mod default_site;
 pub mod file;
 pub mod generate;
 pub mod hash;

@@ -51,8 +51,14 @@ struct Cli {
 }
 
 fn main_inner(cli: Cli) -> anyhow::Result<()> {
-    let path = cli.site.unwrap_or_else(site::file::default_site_path);
-    let site = Arc::new(site::file::load(&path)?);
+    let (path, site) = match &cli.site {
+        Some(p) => (p.display().to_string(), site::file::load(p)?),
+        None => (
+            site::default_site::NAME.to_string(),
+            site::default_site::load()?,
+        ),
+    };
+    let site = Arc::new(site);
     let cfg = ServerConfig {
         trucks: cli.trucks as usize,
         seed: cli.seed,
@@ -68,7 +74,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
         ..cfg
     };
     cfg.check()
-        .with_context(|| format!("cannot dispatch on {}", path.display()))?;
+        .with_context(|| format!("cannot dispatch on {path}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -80,7 +86,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<()> {
             "dispatcher listening on {} (QUIC, mutual TLS) for {} trucks of {}",
             endpoint.local_addr()?,
             cfg.trucks,
-            path.display()
+            path
         );
         let stop = async move {
             match duration {

@@ -4,18 +4,39 @@
 use crate::transport::NetKpis;
 use site::hash::fnv1a;
 
-/// Fills `k`'s command-latency p50, p99 and max (ms) from latencies in microseconds.
-pub(crate) fn set_command_latency(k: &mut NetKpis, latencies_us: &[u64]) {
-    let mut l = latencies_us.to_vec();
-    l.sort_unstable();
-    let at = |p: f64| {
-        l.len().checked_sub(1).map_or(0.0, |last| {
-            l[((last as f64 * p).round() as usize).min(last)] as f64 / 1000.0
-        })
-    };
-    k.command_latency_p50_ms = at(0.5);
-    k.command_latency_p99_ms = at(0.99);
-    k.command_latency_max_ms = l.last().map_or(0.0, |x| *x as f64 / 1000.0);
+/// Command latencies in µs as an HDR histogram (`hdrhistogram`: constant memory over a long
+/// run, three significant digits) instead of every sample.
+#[derive(Clone, Debug)]
+pub(crate) struct Latencies(hdrhistogram::Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies(
+            hdrhistogram::Histogram::new(3)
+                .expect("three significant digits are within hdrhistogram's range"),
+        )
+    }
+}
+
+impl Latencies {
+    pub(crate) fn record(&mut self, us: u64) {
+        self.0.saturating_record(us);
+    }
+}
+
+/// Fills `k`'s command-latency p50, p99 and max (ms) from the latencies.
+pub(crate) fn set_command_latency(k: &mut NetKpis, l: &Latencies) {
+    let h = &l.0;
+    let ms = |us: u64| us as f64 / 1000.0;
+    if h.is_empty() {
+        k.command_latency_p50_ms = 0.0;
+        k.command_latency_p99_ms = 0.0;
+        k.command_latency_max_ms = 0.0;
+        return;
+    }
+    k.command_latency_p50_ms = ms(h.value_at_quantile(0.5));
+    k.command_latency_p99_ms = ms(h.value_at_quantile(0.99));
+    k.command_latency_max_ms = ms(h.max());
 }
 
 /// Folds `parts` (little-endian) into the trace hash `hash` ([`site::hash`], FNV-1a 64).

@@ -76,7 +76,7 @@ pub struct RealFleet {
     safety: Vec<Arc<Mutex<SafetyCounters>>>,
     stats: LinkStats,
     kpi: NetKpis,
-    latencies_us: Vec<u64>,
+    latencies_us: super::kpi::Latencies,
     link_events: Vec<LinkUpDown>,
     last_cmd_seq: Vec<u64>,
     connected: Vec<bool>,
@@ -325,7 +325,7 @@ impl RealFleet {
             safety,
             stats: LinkStats::default(),
             kpi: NetKpis::default(),
-            latencies_us: Vec::new(),
+            latencies_us: Default::default(),
             link_events: Vec::new(),
             last_cmd_seq: vec![0; trucks],
             connected: vec![false; trucks],
@@ -357,7 +357,7 @@ impl RealFleet {
                             // the dispatcher's clock follows the trucks' (it estimates
                             // the offset from their send times), so this is the latency
                             // in the simulation's clock
-                            self.latencies_us.push(now.0.saturating_sub(m.sent.0));
+                            self.latencies_us.record(now.0.saturating_sub(m.sent.0));
                         }
                     }
                     out.push(m);

@@ -137,7 +137,7 @@ pub enum Reject {
 }
 
 /// Counters of refused frames.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SafetyCounters {
     pub accepted: u64,
     pub undecodable: u64,
@@ -172,7 +172,7 @@ impl SafetyCounters {
 }
 
 /// What a transport's safety layer refused at each end (field names as in the run report).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SafetyReport {
     /// Frames the dispatcher's safety layer refused, by reason.
     pub safety_at_dispatcher: SafetyCounters,

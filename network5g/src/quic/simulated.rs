@@ -147,7 +147,7 @@ pub struct SimQuicTransport<C> {
     events: Vec<LinkUpDown>,
     stats: LinkStats,
     kpi: NetKpis,
-    latencies_us: Vec<u64>,
+    latencies_us: super::kpi::Latencies,
     safety_disp: SafetyCounters,
     buf: Vec<u8>,
 }
@@ -261,7 +261,7 @@ impl<C: Channel> SimQuicTransport<C> {
                 trace_hash: site::hash::FNV_OFFSET,
                 ..NetKpis::default()
             },
-            latencies_us: Vec::new(),
+            latencies_us: Default::default(),
             safety_disp: SafetyCounters::default(),
             buf: Vec::new(),
         })
@@ -625,7 +625,7 @@ impl<C: Channel> SimQuicTransport<C> {
                     }
                     tn.last_cmd_seq = m.seq;
                     self.kpi.commands_delivered += 1;
-                    self.latencies_us.push(t.saturating_sub(m.sent.0));
+                    self.latencies_us.record(t.saturating_sub(m.sent.0));
                 }
             }
         }
