@@ -12,12 +12,13 @@ use crate::site::{
 };
 use crate::terrain::{Heightfield, TerrainSpec};
 use crate::units::kmh;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// A site file as written on disk.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SiteFile {
     pub name: String,
@@ -36,25 +37,47 @@ pub struct SiteFile {
     pub gnbs: Vec<GnbEntry>,
     /// Radio model settings (carrier band and bandwidth, UE, propagation, interference,
     /// mobility, link layer): a `network5g::RadioConfig` without its `cells`, which come from
-    /// `gnbs`. Checked by the radio model when a run builds it.
+    /// `gnbs`. Checked against the radio model by `network5g::radio::site::load_site`, the
+    /// validation every command runs, and by the radio model when a run builds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "radio_schema")]
     pub radio: Option<toml::Table>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// `[radio]` in the schema: a table, checked against the radio model by
+/// `network5g::radio::site::load_site` (the site crate does not know the model's fields).
+fn radio_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object" })
+}
+
+/// The JSON Schema of the site file ([`SiteFile`]), draft 2020-12.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(SiteFile)
+}
+
+/// [`json_schema`] as pretty-printed JSON with a final newline, as committed in
+/// `assets/schemas/site.schema.json` (regenerate it with
+/// `cargo run -p site --example site_schema > assets/schemas/site.schema.json`).
+pub fn json_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeEntry {
     pub name: String,
     pub pos: [f64; 2],
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IntersectionEntry {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LaneEntry {
     pub from: u32,
@@ -68,7 +91,7 @@ pub struct LaneEntry {
     pub points: Vec<[f64; 3]>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LoaderEntry {
     pub name: String,
@@ -80,7 +103,7 @@ pub struct LoaderEntry {
     pub pass_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DumpEntry {
     pub name: String,
@@ -89,14 +112,14 @@ pub struct DumpEntry {
     pub spots_s: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ParkingEntry {
     pub lane: u32,
     pub slots_s: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GnbEntry {
     pub name: String,
