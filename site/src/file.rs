@@ -234,12 +234,14 @@ pub fn parse(file: &str, text: &str) -> Result<SiteFile, SiteError> {
 /// A located [`SiteError`] for a `toml` error (syntax or deserialisation) in `text`: at the
 /// error's span, with the field written there ([`path_at`]), else `(document)`.
 pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> SiteError {
-    let start = e.span().map(|sp| sp.start);
+    let span = e.span();
     SiteError {
         file: file.to_string(),
-        location: start.map(|o| Location::of_offset(text, o)),
-        field: start
-            .and_then(|o| path_at(text, o))
+        location: span.as_ref().map(|sp| Location::of_offset(text, sp.start)),
+        // 0..0 is the span toml gives the document itself (a missing top-level field)
+        field: span
+            .filter(|sp| *sp != (0..0))
+            .and_then(|sp| path_at(text, sp))
             .unwrap_or_else(|| "(document)".to_string()),
         reason: e.message().trim().to_string(),
     }

@@ -105,14 +105,14 @@ pub fn locate(text: &str, path: &str) -> Option<Location> {
     found.map(|sp| Location::of_offset(text, sp.start))
 }
 
-/// The field path (`lanes[39].to`) written at byte `offset` of the TOML `text`: the deepest
-/// key or value whose span holds the offset, else (an offset between entries, or in text
-/// that does not parse) the table whose header or entry most closely precedes it. `None`
-/// when nothing precedes it.
-pub fn path_at(text: &str, offset: usize) -> Option<String> {
+/// The field path (`lanes[39].to`) written at the byte range `span` of the TOML `text` (an
+/// error's span): the deepest key or value whose span holds it, else (a span between
+/// entries, or in text that does not parse) the table whose header or entry most closely
+/// precedes it. `None` when nothing does (a span over the whole document).
+pub fn path_at(text: &str, span: Range<usize>) -> Option<String> {
     let (doc, _errors) = DeTable::parse_recoverable(text);
     let mut best = Best::default();
-    walk_table(doc.get_ref(), String::new(), offset, &mut best);
+    walk_table(doc.get_ref(), String::new(), &span, &mut best);
     best.inside.or(best.before.map(|(_, p)| p))
 }
 
@@ -125,13 +125,19 @@ struct Best {
     before: Option<(usize, String)>,
 }
 
-fn holds(span: &Range<usize>, offset: usize) -> bool {
-    span.contains(&offset) || (span.is_empty() && span.start == offset)
+/// Whether the entry span `outer` holds the error span `inner`.
+fn holds(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    if inner.is_empty() {
+        outer.contains(&inner.start) || (outer.is_empty() && outer.start == inner.start)
+    } else {
+        outer.start <= inner.start && inner.end <= outer.end
+    }
 }
 
-fn consider(best: &mut Best, path: &str, spans: &[Range<usize>], offset: usize, table: bool) {
+fn consider(best: &mut Best, path: &str, spans: &[Range<usize>], at: &Range<usize>, table: bool) {
+    let offset = at.start;
     for sp in spans {
-        if holds(sp, offset) && (best.inside.is_none() || sp.len() <= best.inside_len) {
+        if holds(sp, at) && (best.inside.is_none() || sp.len() <= best.inside_len) {
             best.inside = Some(path.to_string());
             best.inside_len = sp.len();
         }
@@ -149,7 +155,7 @@ fn consider(best: &mut Best, path: &str, spans: &[Range<usize>], offset: usize, 
     }
 }
 
-fn walk_table(t: &DeTable<'_>, prefix: String, offset: usize, best: &mut Best) {
+fn walk_table(t: &DeTable<'_>, prefix: String, at: &Range<usize>, best: &mut Best) {
     for (k, v) in t.iter() {
         if k.get_ref().is_empty() {
             continue; // what error recovery makes of a missing key
@@ -159,7 +165,7 @@ fn walk_table(t: &DeTable<'_>, prefix: String, offset: usize, best: &mut Best) {
         } else {
             format!("{prefix}.{}", k.get_ref())
         };
-        walk_value(v, path, Some(k.span()), offset, best);
+        walk_value(v, path, Some(k.span()), at, best);
     }
 }
 
@@ -167,18 +173,18 @@ fn walk_value(
     v: &Spanned<DeValue<'_>>,
     path: String,
     key: Option<Range<usize>>,
-    offset: usize,
+    at: &Range<usize>,
     best: &mut Best,
 ) {
     let mut spans = vec![v.span()];
     spans.extend(key);
     let is_table = matches!(v.get_ref(), DeValue::Table(_));
-    consider(best, &path, &spans, offset, is_table);
+    consider(best, &path, &spans, at, is_table);
     match v.get_ref() {
-        DeValue::Table(t) => walk_table(t, path, offset, best),
+        DeValue::Table(t) => walk_table(t, path, at, best),
         DeValue::Array(a) => {
             for (i, e) in a.iter().enumerate() {
-                walk_value(e, format!("{path}[{i}]"), None, offset, best);
+                walk_value(e, format!("{path}[{i}]"), None, at, best);
             }
         }
         _ => {}
@@ -292,7 +298,10 @@ mod tests {
 
     #[test]
     fn offsets_name_their_field() {
-        let off = |needle: &str| TEXT.find(needle).unwrap_or(usize::MAX);
+        let off = |needle: &str| {
+            let i = TEXT.find(needle).unwrap_or(usize::MAX);
+            i..i
+        };
         assert_eq!(path_at(TEXT, off("6.0")).as_deref(), Some("terrain.cell_m"));
         assert_eq!(
             path_at(TEXT, off("cell_m")).as_deref(),
@@ -316,21 +325,26 @@ mod tests {
             Some("radio.ue.antenna_height_m")
         );
         // between entries: the table it is in
+        let gap = off("\n\n[terrain.pit]").start + 1;
+        assert_eq!(path_at(TEXT, gap..gap).as_deref(), Some("terrain"));
+        assert_eq!(path_at(TEXT, 0..0).as_deref(), Some("name"));
+        // a span: the entry that holds all of it
+        let v = off("[[0.0").start;
         assert_eq!(
-            path_at(TEXT, off("\n\n[terrain.pit]") + 1).as_deref(),
-            Some("terrain")
+            path_at(TEXT, v + 1..v + 15).as_deref(),
+            Some("lanes[1].points[0]")
         );
-        assert_eq!(path_at(TEXT, 0).as_deref(), Some("name"));
-        // text that does not parse: the table it is in
+        assert_eq!(path_at(TEXT, v..v + 20).as_deref(), Some("lanes[1].points"));
+        assert_eq!(path_at(TEXT, 0..TEXT.len()), None);
+        // text that does not parse: the entry or table it is in
         let bad = "name = \"x\"\n[terrain]\ncell_m = 6.0 7\n";
+        let seven = bad.find("7").unwrap_or(0);
         assert_eq!(
-            path_at(bad, bad.find("7").unwrap_or(0)).as_deref(),
+            path_at(bad, seven..seven).as_deref(),
             Some("terrain.cell_m")
         );
         let bad = "name = \"x\"\n[terrain]\n= 6.0\n";
-        assert_eq!(
-            path_at(bad, bad.rfind("=").unwrap_or(0)).as_deref(),
-            Some("terrain")
-        );
+        let eq = bad.rfind("=").unwrap_or(0);
+        assert_eq!(path_at(bad, eq..eq).as_deref(), Some("terrain"));
     }
 }

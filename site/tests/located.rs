@@ -148,6 +148,10 @@ fn unknown_and_missing_keys_are_located() {
     assert_eq!(e.field, "lanes[3]", "{e}");
     assert_eq!(e.column(), Some(1), "{e}");
     assert!(e.line().is_some_and(|l| l < line), "{e}");
+    // a missing top-level table: the document
+    let e = error_of("name = \"pit\"\n");
+    assert_eq!(e.field, "(document)", "{e}");
+    assert!(e.reason.contains("terrain"), "{e}");
 }
 
 #[test]
