@@ -85,10 +85,7 @@ impl SiteArg {
                 site::default_site::TEXT.to_string(),
             ),
         };
-        let file = site::file::parse(&name, &text)?;
-        let site = site::file::build(&name, &file)?;
-        network5g::radio::site::site_radio_config(&site)
-            .map_err(|e| anyhow::anyhow!("{name}: radio: {e}"))?;
+        let site = network5g::radio::site::load_site_str(&name, &text)?;
         Ok(LoadedSite {
             sha256: sim_world::run::sha256_hex(text.as_bytes()),
             name,

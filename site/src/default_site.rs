@@ -10,8 +10,7 @@ pub const NAME: &str = "(embedded default site)";
 
 /// Parses and builds the embedded default site.
 pub fn load() -> Result<crate::Site, crate::file::SiteError> {
-    let f = crate::file::parse(NAME, TEXT)?;
-    crate::file::build(NAME, &f)
+    crate::file::load_str(NAME, TEXT)
 }
 
 #[cfg(test)]

@@ -1,21 +1,24 @@
 //! The human-editable site file (TOML) and its compilation into a [`Site`].
 //!
 //! References between tables are indices (`lanes[3].from = 7` is `nodes[7]`). Every error
-//! names the file, the field (as a path like `lanes[3].points`) and the reason.
+//! names the file, the line and column, the field (as a path like `lanes[3].points`) and the
+//! reason.
 
 use crate::ids::{DumpId, GnbId, IntersectionId, LaneId, LoaderId, NodeId};
+pub use crate::location::{locate, path_at, Location};
 use crate::road::{Lane, LaneDef, Node, RoadNetwork};
 use crate::site::{
     Dump, DumpKind, GnbSite, Intersection, Loader, Material, Parking, Site, LANE_CLEARANCE_M,
 };
 use crate::terrain::{Heightfield, TerrainSpec};
 use crate::units::kmh;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// A site file as written on disk.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SiteFile {
     pub name: String,
@@ -34,25 +37,47 @@ pub struct SiteFile {
     pub gnbs: Vec<GnbEntry>,
     /// Radio model settings (carrier band and bandwidth, UE, propagation, interference,
     /// mobility, link layer): a `network5g::RadioConfig` without its `cells`, which come from
-    /// `gnbs`. Checked by the radio model when a run builds it.
+    /// `gnbs`. Checked against the radio model by `network5g::radio::site::load_site`, the
+    /// validation every command runs, and by the radio model when a run builds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "radio_schema")]
     pub radio: Option<toml::Table>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// `[radio]` in the schema: a table, checked against the radio model by
+/// `network5g::radio::site::load_site` (the site crate does not know the model's fields).
+fn radio_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object" })
+}
+
+/// The JSON Schema of the site file ([`SiteFile`]), draft 2020-12.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(SiteFile)
+}
+
+/// [`json_schema`] as pretty-printed JSON with a final newline, as committed in
+/// `assets/schemas/site.schema.json` (regenerate it with
+/// `cargo run -p site --example site_schema > assets/schemas/site.schema.json`).
+pub fn json_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeEntry {
     pub name: String,
     pub pos: [f64; 2],
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IntersectionEntry {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LaneEntry {
     pub from: u32,
@@ -66,7 +91,7 @@ pub struct LaneEntry {
     pub points: Vec<[f64; 3]>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LoaderEntry {
     pub name: String,
@@ -78,7 +103,7 @@ pub struct LoaderEntry {
     pub pass_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DumpEntry {
     pub name: String,
@@ -87,14 +112,14 @@ pub struct DumpEntry {
     pub spots_s: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ParkingEntry {
     pub lane: u32,
     pub slots_s: Vec<f64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GnbEntry {
     pub name: String,
@@ -114,21 +139,59 @@ pub struct GnbEntry {
     pub azimuth_deg: Option<f64>,
 }
 
-/// A site file that cannot be used, with the file, field and reason.
+/// A site file that cannot be used: the file, where in it (when known), the field (a path
+/// like `lanes[3].points`) and the reason.
+///
+/// Displays as `FILE:LINE:COLUMN: FIELD: REASON`, or `FILE: FIELD: REASON` when the place is
+/// not known (an unreadable file, a site built from a [`SiteFile`] without its text).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{file}: {field}: {reason}")]
+#[error("{file}{}: {field}: {reason}", at_suffix(location))]
 pub struct SiteError {
     pub file: String,
+    /// Line and column in the file (1-based): of the value of the field, or the `[header]`
+    /// of a table or of an element of an array of tables.
+    pub location: Option<Location>,
     pub field: String,
     pub reason: String,
 }
 
-fn err(file: &str, field: impl Into<String>, reason: impl Into<String>) -> SiteError {
-    SiteError {
-        file: file.to_string(),
-        field: field.into(),
-        reason: reason.into(),
+fn at_suffix(location: &Option<Location>) -> String {
+    location.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
+impl SiteError {
+    /// An error in `file` at `field`, without a location (see [`SiteError::located`]).
+    pub fn new(file: &str, field: impl Into<String>, reason: impl Into<String>) -> SiteError {
+        SiteError {
+            file: file.to_string(),
+            location: None,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
+
+    /// The line of the location, if known.
+    pub fn line(&self) -> Option<u32> {
+        self.location.map(|l| l.line)
+    }
+
+    /// The column of the location, if known.
+    pub fn column(&self) -> Option<u32> {
+        self.location.map(|l| l.column)
+    }
+
+    /// This error with its location filled in from the file's `text` ([`locate`] of its
+    /// field), unless it already has one.
+    pub fn located(mut self, text: &str) -> SiteError {
+        if self.location.is_none() {
+            self.location = locate(text, &self.field);
+        }
+        self
+    }
+}
+
+fn err(file: &str, field: impl Into<String>, reason: impl Into<String>) -> SiteError {
+    SiteError::new(file, field, reason)
 }
 
 /// Where the default site is: `assets/sites/default.toml` under the current directory (a
@@ -144,50 +207,44 @@ pub fn default_site_path() -> std::path::PathBuf {
         .join(DEFAULT_SITE)
 }
 
-/// Reads and compiles a site file.
+/// Reads and compiles a site file. Every error, syntax, type or semantic, carries the
+/// line and column it is about (see [`load_str`]).
+///
+/// This does not check the `[radio]` table against the radio model; the one validation
+/// that does is `network5g::radio::site::load_site`.
 pub fn load(path: &Path) -> Result<Site, SiteError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| err(&name, "(file)", e.to_string()))?;
-    let file = parse(&name, &text)?;
-    build(&name, &file)
+    load_str(&name, &text)
 }
 
-/// Parses TOML text into a [`SiteFile`]; syntax and type errors name the field.
+/// Parses and compiles the text of site file `file`: [`parse`], then [`build`] with its
+/// errors located in `text` ([`SiteError::located`]).
+pub fn load_str(file: &str, text: &str) -> Result<Site, SiteError> {
+    let f = parse(file, text)?;
+    build(file, &f).map_err(|e| e.located(text))
+}
+
+/// Parses TOML text into a [`SiteFile`]; syntax and type errors carry the field written
+/// there and its line and column.
 pub fn parse(file: &str, text: &str) -> Result<SiteFile, SiteError> {
-    toml::from_str::<SiteFile>(text).map_err(|e| {
-        let field = e
-            .span()
-            .and_then(|sp| key_near(text, sp.start))
-            .unwrap_or_else(|| "(document)".to_string());
-        err(file, field, e.message().trim().to_string())
-    })
+    toml::from_str::<SiteFile>(text).map_err(|e| toml_error(file, text, &e))
 }
 
-/// Finds a readable field location (line number and key) for a byte offset in TOML text.
-fn key_near(text: &str, offset: usize) -> Option<String> {
-    let upto = text.get(..offset.min(text.len()))?;
-    let line_no = upto.matches('\n').count() + 1;
-    let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
-    let mut table = String::new();
-    for l in upto.lines().rev() {
-        let l = l.trim();
-        if l.starts_with('[') {
-            table = l.trim_matches(|c| c == '[' || c == ']').to_string();
-            break;
-        }
+/// A located [`SiteError`] for a `toml` error (syntax or deserialisation) in `text`: at the
+/// error's span, with the field written there ([`path_at`]), else `(document)`.
+pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> SiteError {
+    let span = e.span();
+    SiteError {
+        file: file.to_string(),
+        location: span.as_ref().map(|sp| Location::of_offset(text, sp.start)),
+        // 0..0 is the span toml gives the document itself (a missing top-level field)
+        field: span
+            .filter(|sp| *sp != (0..0))
+            .and_then(|sp| path_at(text, sp))
+            .unwrap_or_else(|| "(document)".to_string()),
+        reason: e.message().trim().to_string(),
     }
-    let key = line.split('=').next().unwrap_or("").trim();
-    let key = if key.is_empty() || key.starts_with('[') {
-        String::new()
-    } else {
-        key.to_string()
-    };
-    let path = match (table.is_empty(), key.is_empty()) {
-        (true, _) => key,
-        (false, true) => table,
-        (false, false) => format!("{table}.{key}"),
-    };
-    Some(format!("{path} (line {line_no})"))
 }
 
 /// Serialises a site file to TOML.

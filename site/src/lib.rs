@@ -7,13 +7,15 @@
 //! - **No wall clock and no global RNG here.** Time is [`SimTime`] (integer microseconds);
 //!   randomness comes from generators seeded by the caller.
 //! - **Coordinates:** site frame, metres, `x` east, `y` north, `z` up.
-//! - **The site file is the user's:** every load error names the file, the field and the reason.
+//! - **The site file is the user's:** every load error names the file, the line and column, the
+//!   field and the reason.
 
 pub mod default_site;
 pub mod file;
 pub mod generate;
 pub mod hash;
 pub mod ids;
+pub mod location;
 pub mod protocol;
 pub mod road;
 pub mod route;
@@ -24,7 +26,9 @@ pub mod testing;
 pub mod time;
 pub mod units;
 
+pub use file::{SiteError, SiteFile};
 pub use ids::*;
+pub use location::Location;
 pub use road::{Lane, Node, RoadNetwork};
 pub use route::Route;
 pub use site::{Dump, DumpKind, GnbSite, Intersection, Loader, Material, Parking, Site};

@@ -4,10 +4,11 @@
 use crate::ids::{DumpId, GnbId, IntersectionId, LaneId, LoaderId};
 use crate::road::RoadNetwork;
 use crate::terrain::{Heightfield, TerrainSpec};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What a loader digs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Material {
     Ore,
@@ -15,7 +16,7 @@ pub enum Material {
 }
 
 /// Kind of dump.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum DumpKind {
     /// Primary crusher: takes ore.

@@ -1,10 +1,11 @@
 //! Terrain: a regular heightfield built from a parametric open-pit description, with the haul
 //! roads carved into it. The same description always gives the same heights (pure function).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The terrain description in a site file.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TerrainSpec {
     /// Extent of the map, metres, centred on the origin: `[width_x, width_y]`.
@@ -23,7 +24,7 @@ pub struct TerrainSpec {
 }
 
 /// A flat area: everything within `half_width_m` of the polyline takes its heights.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Pad {
     pub points: Vec<[f64; 3]>,
@@ -31,7 +32,7 @@ pub struct Pad {
 }
 
 /// A roughly circular pit of benches.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PitSpec {
     pub center: [f64; 2],
@@ -51,7 +52,7 @@ pub struct PitSpec {
 }
 
 /// Road cut-and-fill parameters.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CarveSpec {
     /// Flat shoulder beyond each lane's half width, metres.

@@ -52,10 +52,16 @@ struct Cli {
 
 fn main_inner(cli: Cli) -> anyhow::Result<()> {
     let (path, site) = match &cli.site {
-        Some(p) => (p.display().to_string(), site::file::load(p)?),
+        Some(p) => (
+            p.display().to_string(),
+            network5g::radio::site::load_site(p)?,
+        ),
         None => (
             site::default_site::NAME.to_string(),
-            site::default_site::load()?,
+            network5g::radio::site::load_site_str(
+                site::default_site::NAME,
+                site::default_site::TEXT,
+            )?,
         ),
     };
     let site = Arc::new(site);
