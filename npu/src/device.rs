@@ -152,38 +152,66 @@ impl DeviceProfile {
         BUILTIN.iter().map(|(n, _)| *n).collect()
     }
 
+    /// Refuses zero, negative, non-finite or out-of-range figures; the error names every
+    /// offending field with its value and the accepted range.
     fn validate(&self) -> Result<()> {
         let s = &self.ai_core_spec;
         let e = &self.efficiency;
-        let positive = [
-            s.cube_freq_mhz,
-            s.fp32_cube_ratio,
-            self.memory_rates.ddr_bandwidth_gbps,
-            e.cube,
-            e.vector,
-            e.memory,
-        ];
-        if positive.iter().any(|v| !(v.is_finite() && *v > 0.0))
-            || e.op_type
-                .values()
-                .any(|v| !(v.is_finite() && *v > 0.0 && *v <= 1.0))
-            || [e.cube, e.vector, e.memory, s.fp32_cube_ratio]
+        let mut bad: Vec<String> = Vec::new();
+        for (field, v) in [
+            ("ai_core_spec.cube_freq_mhz", s.cube_freq_mhz),
+            (
+                "memory_rates.ddr_bandwidth_gbps",
+                self.memory_rates.ddr_bandwidth_gbps,
+            ),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                bad.push(format!("{field} = {v} (must be > 0)"));
+            }
+        }
+        let fractions = [
+            (
+                "ai_core_spec.fp32_cube_ratio".to_string(),
+                s.fp32_cube_ratio,
+            ),
+            ("efficiency.cube".to_string(), e.cube),
+            ("efficiency.vector".to_string(), e.vector),
+            ("efficiency.memory".to_string(), e.memory),
+        ]
+        .into_iter()
+        .chain(
+            e.op_type
                 .iter()
-                .any(|v| *v > 1.0)
-            || self.soc_info.ai_core_cnt == 0
-            || [
-                s.cube_m,
-                s.cube_n,
-                s.cube_k_fp16,
-                s.cube_k_int8,
-                s.vector_lanes_fp16,
-            ]
-            .contains(&0)
-            || self.runtime.kernel_launch_us < 0.0
-        {
+                .map(|(k, &v)| (format!("efficiency.op_type.{k}"), v)),
+        );
+        for (field, v) in fractions {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                bad.push(format!("{field} = {v} (must be in (0, 1])"));
+            }
+        }
+        for (field, v) in [
+            ("soc_info.ai_core_cnt", u64::from(self.soc_info.ai_core_cnt)),
+            ("ai_core_spec.cube_m", s.cube_m),
+            ("ai_core_spec.cube_n", s.cube_n),
+            ("ai_core_spec.cube_k_fp16", s.cube_k_fp16),
+            ("ai_core_spec.cube_k_int8", s.cube_k_int8),
+            ("ai_core_spec.vector_lanes_fp16", s.vector_lanes_fp16),
+        ] {
+            if v == 0 {
+                bad.push(format!("{field} = 0 (must be at least 1)"));
+            }
+        }
+        let launch = self.runtime.kernel_launch_us;
+        if !(launch.is_finite() && launch >= 0.0) {
+            bad.push(format!(
+                "runtime.kernel_launch_us = {launch} (must be >= 0)"
+            ));
+        }
+        if !bad.is_empty() {
             return Err(NpuError::Profile(format!(
-                "profile `{}` has a zero, negative or out-of-range figure",
-                self.name
+                "profile `{}`: {}",
+                self.name,
+                bad.join("; ")
             )));
         }
         Ok(())
@@ -228,5 +256,28 @@ mod tests {
         assert!(!p.provenance.unverified.is_empty());
         assert!(DeviceProfile::builtin("gpu").is_err());
         assert!(DeviceProfile::from_toml("name = 3").is_err());
+    }
+
+    #[test]
+    fn invalid_figures_are_named_with_their_value() {
+        let mut p = DeviceProfile::builtin("ascend310").unwrap();
+        p.soc_info.ai_core_cnt = 0;
+        p.efficiency.vector = 1.5;
+        p.runtime.kernel_launch_us = f64::NAN;
+        p.efficiency.op_type.insert("Softmax".into(), -0.5);
+        let e = p.validate().unwrap_err().to_string();
+        for want in [
+            "profile `ascend310`",
+            "soc_info.ai_core_cnt = 0 (must be at least 1)",
+            "efficiency.vector = 1.5 (must be in (0, 1])",
+            "efficiency.op_type.Softmax = -0.5",
+            "runtime.kernel_launch_us = NaN",
+        ] {
+            assert!(e.contains(want), "missing `{want}` in: {e}");
+        }
+        assert!(DeviceProfile::builtin("ascend310")
+            .unwrap()
+            .validate()
+            .is_ok());
     }
 }

@@ -317,3 +317,182 @@ fn negative_numbers_are_refused_with_a_message_about_the_value() {
     ]));
     assert!(e.contains("-5") && e.contains("negative"), "{e}");
 }
+
+#[test]
+fn zero_gear_is_refused_by_clap_naming_the_option_and_the_bound() {
+    let d = tmp("gear0");
+    for gears in ["0", "1,0,4"] {
+        let e = fails_cleanly(&run(&[
+            &"compile",
+            &fixture("small_cnn.onnx"),
+            &"--device",
+            &"ascend310",
+            &"--gears",
+            &gears,
+            &"-o",
+            &d.join("m.om"),
+        ]));
+        assert!(
+            e.contains("--gears") && e.contains("must be 1 or more"),
+            "{e}"
+        );
+        assert!(!e.contains("invalid graph"), "{e}");
+    }
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"--gears",
+        &"-1",
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(
+        e.contains("--gears") && e.contains("-1") && e.contains("must be 1 or more"),
+        "{e}"
+    );
+    assert!(!e.contains("unexpected argument"), "{e}");
+    assert!(!d.join("m.om").exists());
+}
+
+#[test]
+fn unknown_device_and_calibration_method_name_the_option() {
+    let d = tmp("opts");
+    let onnx = fixture("small_cnn.onnx");
+    let om = d.join("m.om");
+    for args in [
+        vec!["compile", "M", "--device", "tpu", "-o", "O"],
+        vec!["run-onnx", "M", "--device", "tpu", "--input", "I"],
+        vec!["info", "O", "--device", "tpu"],
+    ] {
+        let mut c = bin();
+        for a in &args {
+            match *a {
+                "M" => c.arg(&onnx),
+                "O" => c.arg(&om),
+                "I" => c.arg(fixture("small_cnn.in0.npy")),
+                s => c.arg(s),
+            };
+        }
+        let e = fails_cleanly(&c.output().unwrap());
+        assert!(
+            e.contains("--device") && e.contains("`tpu`"),
+            "{args:?}: {e}"
+        );
+        for v in ["ascend310", "ascend310p", "ascend910b", ".toml"] {
+            assert!(e.contains(v), "{args:?}: {v} missing: {e}");
+        }
+    }
+    for m in ["median", "percentile:101", "percentile:x"] {
+        let e = fails_cleanly(&run(&[
+            &"compile",
+            &onnx,
+            &"--device",
+            &"ascend310",
+            &"--calib-method",
+            &m,
+            &"-o",
+            &om,
+        ]));
+        assert!(
+            e.contains("--calib-method") && e.contains(m) && e.contains("minmax"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn profile_file_errors_name_the_file_the_field_and_the_option() {
+    let d = tmp("pfield");
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("profiles/ascend310.toml"),
+    )
+    .unwrap();
+    let zero = d.join("zero_cores.toml");
+    let changed = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("ai_core_cnt") {
+                "ai_core_cnt = 0".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(changed, text);
+    std::fs::write(&zero, changed).unwrap();
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &zero,
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(
+        e.contains("--device")
+            && e.contains("zero_cores.toml")
+            && e.contains("soc_info.ai_core_cnt = 0"),
+        "{e}"
+    );
+    let e = fails_cleanly(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &d.join("absent_profile.toml"),
+        &"-o",
+        &d.join("m.om"),
+    ]));
+    assert!(
+        e.contains("--device") && e.contains("absent_profile.toml") && e.contains("cannot read"),
+        "{e}"
+    );
+    // A model compiled for a profile file needs the file again; the message says so.
+    let mine = d.join("mine.toml");
+    std::fs::write(
+        &mine,
+        text.replace("name = \"ascend310\"", "name = \"mine\""),
+    )
+    .unwrap();
+    let om = d.join("mine.om");
+    ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &mine,
+        &"-o",
+        &om,
+    ]));
+    let e = fails_cleanly(&run(&[&"info", &om]));
+    assert!(e.contains("`mine`") && e.contains("--device"), "{e}");
+    ok(&run(&[&"info", &om, &"--device", &mine]));
+}
+
+#[test]
+fn bad_npy_input_names_the_file() {
+    let d = tmp("npyname");
+    let om = d.join("m.om");
+    ok(&run(&[
+        &"compile",
+        &fixture("small_cnn.onnx"),
+        &"--device",
+        &"ascend310",
+        &"-o",
+        &om,
+    ]));
+    let bad = d.join("not_really.npy");
+    std::fs::write(&bad, b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'").unwrap();
+    let e = fails_cleanly(&run(&[&"run", &om, &"--input", &bad, &"--output", &d]));
+    assert!(e.contains("not_really.npy") && e.contains("npy"), "{e}");
+    let e = fails_cleanly(&run(&[
+        &"run-onnx",
+        &fixture("small_cnn.onnx"),
+        &"--input",
+        &bad,
+        &"--output",
+        &d,
+    ]));
+    assert!(e.contains("not_really.npy"), "{e}");
+}

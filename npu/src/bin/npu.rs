@@ -29,9 +29,9 @@ enum Cmd {
     Compile {
         /// Input ONNX model.
         model: PathBuf,
-        /// Target device profile (ascend310, ascend310p, ascend910b, or a profile .toml file).
-        #[arg(long)]
-        device: String,
+        /// Target device profile: ascend310, ascend310p, ascend910b, or a profile .toml file.
+        #[arg(long, value_parser = device_arg)]
+        device: DeviceProfile,
         /// Precision.
         #[arg(long, value_enum, default_value_t = PrecisionArg::Fp16)]
         precision: PrecisionArg,
@@ -39,13 +39,13 @@ enum Cmd {
         #[arg(long)]
         calib: Option<PathBuf>,
         /// Calibration method: `minmax` or `percentile:<p>` (e.g. percentile:99.99).
-        #[arg(long, default_value = "minmax")]
-        calib_method: String,
+        #[arg(long, default_value = "minmax", value_parser = calib_method_arg)]
+        calib_method: CalibMethod,
         /// Directory of evaluation `.npy` files for the int8 accuracy report.
         #[arg(long)]
         eval: Option<PathBuf>,
-        /// Batch gears for a dynamic batch, comma separated (e.g. 1,4,8).
-        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_parser = non_negative_usize)]
+        /// Batch gears for a dynamic batch, comma separated (e.g. 1,4,8); each at least 1.
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_parser = positive_usize)]
         gears: Vec<usize>,
         /// Output file.
         #[arg(short = 'o', long)]
@@ -58,9 +58,10 @@ enum Cmd {
         /// Input `.npy` (`path` for a single-input model, or `name=path`); repeatable.
         #[arg(long, required = true)]
         input: Vec<String>,
-        /// Device profile to load the model on (default: the one it was compiled for).
-        #[arg(long)]
-        device: Option<String>,
+        /// Device profile to load the model on (default: the one it was compiled for): a
+        /// built-in name or a profile .toml file.
+        #[arg(long, value_parser = device_arg)]
+        device: Option<DeviceProfile>,
         /// Directory for the outputs (`<output name>.npy`).
         #[arg(long, default_value = ".")]
         output: PathBuf,
@@ -79,9 +80,9 @@ enum Cmd {
         /// Input `.npy` (`path` for a single-input model, or `name=path`); repeatable.
         #[arg(long)]
         input: Vec<String>,
-        /// Target device profile.
-        #[arg(long, default_value = "ascend310")]
-        device: String,
+        /// Target device profile: a built-in name or a profile .toml file.
+        #[arg(long, default_value = "ascend310", value_parser = device_arg)]
+        device: DeviceProfile,
         /// Precision (int8 needs calibration: use `compile`).
         #[arg(long, value_enum, default_value_t = PrecisionArg::Fp32)]
         precision: PrecisionArg,
@@ -98,9 +99,10 @@ enum Cmd {
     Info {
         /// Compiled model file.
         model: PathBuf,
-        /// Estimate for another device profile (default: the one it was compiled for).
-        #[arg(long)]
-        device: Option<String>,
+        /// Estimate for another device profile (default: the one it was compiled for): a
+        /// built-in name or a profile .toml file.
+        #[arg(long, value_parser = device_arg)]
+        device: Option<DeviceProfile>,
     },
 }
 
@@ -132,21 +134,60 @@ fn non_negative_u64(s: &str) -> std::result::Result<u64, String> {
         .map_err(|e| format!("`{s}` is not a whole number: {e}"))
 }
 
-fn non_negative_usize(s: &str) -> std::result::Result<usize, String> {
-    let v = non_negative_u64(s)?;
+/// A whole number of at least 1 (a batch gear); the message names the value.
+fn positive_usize(s: &str) -> std::result::Result<usize, String> {
+    let v = non_negative_u64(s).map_err(|e| e.replace("0 or more", "1 or more"))?;
+    if v == 0 {
+        return Err(format!("`{s}` is zero: the value must be 1 or more"));
+    }
     usize::try_from(v).map_err(|_| format!("`{s}` is too large"))
 }
 
-/// A built-in profile name, or a path to a profile `.toml` file.
-fn profile(spec: &str) -> Result<DeviceProfile> {
-    if spec.ends_with(".toml") {
-        let text = std::fs::read_to_string(spec).map_err(|e| NpuError::io(Path::new(spec), e))?;
+/// `--device`: a built-in profile name, or a profile `.toml` file (any existing file is read
+/// as one). A file's errors name the file and the reason; clap names the option.
+fn device_arg(spec: &str) -> std::result::Result<DeviceProfile, String> {
+    let names = DeviceProfile::builtin_names();
+    if names.contains(&spec) {
+        return DeviceProfile::builtin(spec).map_err(|e| e.to_string());
+    }
+    let path = Path::new(spec);
+    if spec.ends_with(".toml") || path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("device profile file {spec}: cannot read it: {e}"))?;
         return DeviceProfile::from_toml(&text).map_err(|e| match e {
-            NpuError::Profile(m) => NpuError::Profile(format!("{spec}: {m}")),
-            other => NpuError::Profile(format!("{spec}: {other}")),
+            NpuError::Profile(m) => format!("device profile file {spec}: {m}"),
+            other => format!("device profile file {spec}: {other}"),
         });
     }
-    DeviceProfile::builtin(spec)
+    Err(format!(
+        "unknown device `{spec}`: expected one of {} or a profile .toml file",
+        names.join(", ")
+    ))
+}
+
+/// The profile a compiled model names, when no `--device` is given (built-in profiles only:
+/// a model compiled for a profile file needs that file again).
+fn model_profile(name: &str) -> Result<DeviceProfile> {
+    if DeviceProfile::builtin_names().contains(&name) {
+        return DeviceProfile::builtin(name);
+    }
+    Err(NpuError::Profile(format!(
+        "the model was compiled for `{name}`, which is not a built-in profile: pass its profile file with `--device FILE.toml`"
+    )))
+}
+
+/// `--calib-method`: `minmax` or `percentile:<p>` with 0 <= p <= 100.
+fn calib_method_arg(s: &str) -> std::result::Result<CalibMethod, String> {
+    if s == "minmax" {
+        return Ok(CalibMethod::MinMax);
+    }
+    s.strip_prefix("percentile:")
+        .and_then(|p| p.parse::<f32>().ok())
+        .filter(|p| (0.0..=100.0).contains(p))
+        .map(CalibMethod::Percentile)
+        .ok_or_else(|| {
+            format!("`{s}` is not a calibration method: expected `minmax` or `percentile:<p>` with 0 <= p <= 100 (e.g. percentile:99.99)")
+        })
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -173,21 +214,10 @@ fn samples(dir: &Path, input: &str) -> Result<Vec<Sample>> {
     npy_files(dir)?
         .iter()
         .map(|p| {
-            let t = npy::read_npy(&read(p)?)?;
+            let t = npy::read_npy_file(p)?;
             Ok(BTreeMap::from([(input.to_string(), t)]))
         })
         .collect()
-}
-
-fn parse_method(s: &str) -> Result<CalibMethod> {
-    if s == "minmax" {
-        return Ok(CalibMethod::MinMax);
-    }
-    s.strip_prefix("percentile:")
-        .and_then(|p| p.parse::<f32>().ok())
-        .filter(|p| (0.0..=100.0).contains(p))
-        .map(CalibMethod::Percentile)
-        .ok_or_else(|| NpuError::Calibration(format!("bad calibration method `{s}`")))
 }
 
 fn safe_name(s: &str) -> String {
@@ -205,21 +235,20 @@ fn safe_name(s: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 fn cmd_compile(
     model: &Path,
-    device: &str,
+    profile: DeviceProfile,
     precision: PrecisionArg,
     calib: Option<&Path>,
-    calib_method: &str,
+    calib_method: CalibMethod,
     eval: Option<&Path>,
     gears: Vec<usize>,
     output: &Path,
 ) -> Result<()> {
-    let profile = profile(device)?;
     let prec = Precision::from(precision);
     let g = onnx::import_onnx(&read(model)?)?;
     let mut opts = CompileOptions {
         precision: prec,
         gears,
-        calib_method: Some(parse_method(calib_method)?),
+        calib_method: Some(calib_method),
         ..Default::default()
     };
     if prec == Precision::Int8 {
@@ -257,17 +286,20 @@ fn cmd_compile(
     Ok(())
 }
 
-fn load_for(model: &Path, device: Option<&str>) -> Result<(CompiledModel, DeviceProfile)> {
+fn load_for(model: &Path, device: Option<DeviceProfile>) -> Result<(CompiledModel, DeviceProfile)> {
     let bytes = read(model)?;
     let m = om::read(&bytes)?;
-    let profile = profile(device.unwrap_or(&m.device))?;
+    let profile = match device {
+        Some(p) => p,
+        None => model_profile(&m.device)?,
+    };
     Ok((om::load(&bytes, &profile)?, profile))
 }
 
 fn cmd_run(
     model: &Path,
     inputs: &[String],
-    device: Option<&str>,
+    device: Option<DeviceProfile>,
     output: &Path,
     profile_dir: Option<&Path>,
     submit_us: u64,
@@ -293,7 +325,7 @@ fn cmd_run(
                 detail: "the model has no such input".into(),
             });
         }
-        sample.insert(name, npy::read_npy(&read(Path::new(path))?)?);
+        sample.insert(name, npy::read_npy_file(Path::new(path))?);
     }
     let mut rt = Runtime::new();
     let d = rt.set_device(profile);
@@ -303,7 +335,7 @@ fn cmd_run(
     std::fs::create_dir_all(output).map_err(|e| NpuError::io(output, e))?;
     for (name, t) in r.outputs.first().into_iter().flatten() {
         let p = output.join(format!("{}.npy", safe_name(name)));
-        std::fs::write(&p, npy::write_npy(t)).map_err(|e| NpuError::io(&p, e))?;
+        npy::write_npy_file(&p, t)?;
         println!("{} {:?} -> {}", name, t.shape(), p.display());
     }
     println!(
@@ -341,7 +373,7 @@ fn read_inputs(names: &[String], inputs: &[String]) -> Result<BTreeMap<String, T
                 detail: "the model has no such input".into(),
             });
         }
-        sample.insert(name, npy::read_npy(&read(Path::new(path))?)?);
+        sample.insert(name, npy::read_npy_file(Path::new(path))?);
     }
     Ok(sample)
 }
@@ -349,11 +381,10 @@ fn read_inputs(names: &[String], inputs: &[String]) -> Result<BTreeMap<String, T
 fn cmd_run_onnx(
     model: &Path,
     inputs: &[String],
-    device: &str,
+    profile: DeviceProfile,
     precision: PrecisionArg,
     output: &Path,
 ) -> Result<()> {
-    let profile = profile(device)?;
     let prec = Precision::from(precision);
     if prec == Precision::Int8 {
         return Err(NpuError::Calibration(
@@ -375,7 +406,7 @@ fn cmd_run_onnx(
             .get(&o.name)
             .ok_or_else(|| NpuError::Runtime(format!("output `{}` not produced", o.name)))?;
         let p = output.join(format!("{}.npy", safe_name(&o.name)));
-        std::fs::write(&p, npy::write_npy(t)).map_err(|e| NpuError::io(&p, e))?;
+        npy::write_npy_file(&p, t)?;
         println!("{} {:?} -> {}", o.name, t.shape(), p.display());
     }
     println!(
@@ -412,10 +443,13 @@ fn cmd_latency(model: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cmd_info(model: &Path, device: Option<&str>) -> Result<()> {
+fn cmd_info(model: &Path, device: Option<DeviceProfile>) -> Result<()> {
     let bytes = read(model)?;
     let m = om::read(&bytes)?;
-    let profile = profile(device.unwrap_or(&m.device))?;
+    let profile = match device {
+        Some(p) => p,
+        None => model_profile(&m.device)?,
+    };
     println!(
         "model `{}` compiled for {} ({:?})",
         m.graph.name, m.device, m.precision
@@ -467,10 +501,10 @@ fn main() -> ExitCode {
             output,
         } => cmd_compile(
             &model,
-            &device,
+            device,
             precision,
             calib.as_deref(),
-            &calib_method,
+            calib_method,
             eval.as_deref(),
             gears,
             &output,
@@ -485,7 +519,7 @@ fn main() -> ExitCode {
         } => cmd_run(
             &model,
             &input,
-            device.as_deref(),
+            device,
             &output,
             profile.as_deref(),
             submit_us,
@@ -496,9 +530,9 @@ fn main() -> ExitCode {
             device,
             precision,
             output,
-        } => cmd_run_onnx(&model, &input, &device, precision, &output),
+        } => cmd_run_onnx(&model, &input, device, precision, &output),
         Cmd::Latency { model } => cmd_latency(&model),
-        Cmd::Info { model, device } => cmd_info(&model, device.as_deref()),
+        Cmd::Info { model, device } => cmd_info(&model, device),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
