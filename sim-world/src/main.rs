@@ -122,7 +122,12 @@ struct RunCmd {
     /// Exit with code 1 when the run shows any of these (comma-separated): collisions
     /// (truck–truck contacts), violations (a truck past its permission), obstacle-collisions,
     /// perception-error; `none` for no check.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "collisions,violations")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "collisions,violations"
+    )]
     fail_on: Vec<FailOn>,
     /// Transport: `quic` (simulated QUIC over the site's 5G radio model), `memory`
     /// (fixed 5 ms, lossless; about three times faster) or `real` (quinn over loopback
@@ -209,10 +214,9 @@ impl FailOn {
             FailOn::Collisions if r.collisions > 0 => {
                 Some(format!("{} truck–truck collisions", r.collisions))
             }
-            FailOn::Violations if r.permission_violations > 0 => Some(format!(
-                "{} permission violations",
-                r.permission_violations
-            )),
+            FailOn::Violations if r.permission_violations > 0 => {
+                Some(format!("{} permission violations", r.permission_violations))
+            }
             FailOn::ObstacleCollisions if r.obstacle_collisions > 0 => Some(format!(
                 "{} truck–obstacle collisions",
                 r.obstacle_collisions
@@ -420,12 +424,9 @@ fn parse_seed(s: &str) -> Result<u64, String> {
             u64::MAX
         ));
     }
-    s.trim().parse().map_err(|_| {
-        format!(
-            "a seed is a whole number from 0 to {}, got '{s}'",
-            u64::MAX
-        )
-    })
+    s.trim()
+        .parse()
+        .map_err(|_| format!("a seed is a whole number from 0 to {}, got '{s}'", u64::MAX))
 }
 
 fn parse_step(s: &str) -> Result<f64, String> {
@@ -945,11 +946,9 @@ fn main() -> ExitCode {
             step,
             seed,
             output,
-        } => {
-            check_output("--output", &output)
-                .and_then(|()| site.load())
-                .and_then(|s| coverage(&s.site, step, seed, &output))
-        }
+        } => check_output("--output", &output)
+            .and_then(|()| site.load())
+            .and_then(|s| coverage(&s.site, step, seed, &output)),
         Command::Site { command } => site_cmd(command),
         Command::View(args) => view(args),
         Command::Dataset(cmd) => dataset(cmd),

@@ -94,7 +94,12 @@ fn twenty_trucks_work_for_a_minute_against_the_dispatcher_server() {
     assert_eq!(r["collisions"], 0);
     assert_eq!(r["permission_violations"], 0);
     assert_eq!(r["watchdog_stops"], 0);
-    assert!(r["min_separation_m"].as_f64().unwrap_or(0.0) >= 3.0);
+    // null: no two trucks ever came within 40 m
+    let sep = &r["min_separation_m"];
+    assert!(
+        sep.is_null() || sep.as_f64().is_some_and(|d| d >= 3.0),
+        "{sep}"
+    );
     let k = &r["network"]["kpis"];
     assert!(k["commands_delivered"].as_u64().unwrap_or(0) > 1000, "{k}");
     assert_eq!(k["commands_out_of_order"], 0);
