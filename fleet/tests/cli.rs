@@ -52,3 +52,20 @@ fn negative_or_malformed_durations_are_refused_naming_the_value() {
     let e = fails_cleanly(&run(&["--duration", "10 parsecs"]));
     assert!(e.contains("parsecs"), "{e}");
 }
+
+#[test]
+fn negative_counts_and_seeds_are_refused_naming_the_value() {
+    let o = Command::new(env!("CARGO_BIN_EXE_dispatcher"))
+        .args(["--listen", "127.0.0.1:0", "--trucks", "-3"])
+        .output()
+        .unwrap();
+    let e = fails_cleanly(&o);
+    assert!(e.contains("--trucks") && e.contains("got -3"), "{e}");
+    let e = fails_cleanly(&run(&["--seed", "-1"]));
+    assert!(
+        e.contains("--seed") && e.contains("whole number from 0"),
+        "{e}"
+    );
+    let e = fails_cleanly(&run(&["--pki-seed", "-7"]));
+    assert!(e.contains("--pki-seed") && e.contains("-7"), "{e}");
+}

@@ -139,7 +139,7 @@ struct RunCmd {
     #[arg(long, default_value = "127.0.0.1:4433")]
     dispatcher: std::net::SocketAddr,
     /// With `--transport real`: the site PKI seed, as given to the dispatcher.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true)]
     pki_seed: u64,
     /// With `--transport real`: send packets straight to the dispatcher instead of
     /// through the site's radio model.
@@ -391,7 +391,7 @@ impl RunCmd {
 enum SiteCommand {
     /// Generate a procedural open pit and write it as a site file.
     Generate {
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
         /// Loading faces (4 to 8).
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(4..=8))]
@@ -418,15 +418,7 @@ fn parse_trucks(s: &str) -> Result<usize, String> {
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {
-    if s.trim().starts_with('-') {
-        return Err(format!(
-            "a seed is a whole number from 0 to {}, got {s}",
-            u64::MAX
-        ));
-    }
-    s.trim()
-        .parse()
-        .map_err(|_| format!("a seed is a whole number from 0 to {}, got '{s}'", u64::MAX))
+    site::cli::seed(s)
 }
 
 fn parse_step(s: &str) -> Result<f64, String> {
@@ -441,10 +433,7 @@ fn parse_step(s: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
-    if s.trim().starts_with('-') {
-        return Err(format!("a duration must be positive, got {s}"));
-    }
-    SimDuration::parse(s)
+    site::cli::duration(s)
 }
 
 /// Fails unless `path` can be written: before a run, so a bad path costs a second, not a
@@ -528,63 +517,69 @@ impl WallClock for Wall {
     }
 }
 
-/// How `minesim run` shows where a shift stands: a bar with elapsed time and ETA on a
-/// terminal, else (CI logs) one line on stderr every 10 % of the shift or every 10 s of wall
-/// clock, whichever comes first.
+/// How a long command shows where it stands: a bar with elapsed time and ETA on a terminal,
+/// else (CI logs) one line on stderr every 10 % of the work or every 10 s of wall clock,
+/// whichever comes first.
 struct ProgressView {
     bar: Option<ProgressBar>,
-    total_s: u64,
+    /// `minesim run`, `minesim dataset`: starts each line.
+    what: &'static str,
+    /// What `pos` counts, e.g. `s simulated`.
+    unit: &'static str,
+    total: u64,
     next_pct: u64,
     last_line_wall_s: f64,
 }
 
 impl ProgressView {
-    fn new(total_s: u64) -> ProgressView {
+    fn new(what: &'static str, unit: &'static str, total: u64) -> ProgressView {
         use std::io::IsTerminal;
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total_s);
+            let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} {bar:30} {pos}/{len} s simulated · ETA {eta} · {msg}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{elapsed_precise}} {{bar:30}} {{pos}}/{{len}} {unit} · ETA {{eta}} · {{msg}}"
+                ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });
         ProgressView {
             bar,
-            total_s: total_s.max(1),
+            what,
+            unit,
+            total: total.max(1),
             next_pct: 10,
             last_line_wall_s: 0.0,
         }
     }
 
-    fn show(&mut self, p: &Progress) {
+    /// `pos` of `total` done after `wall_s` seconds; `msg` adds figures.
+    fn show(&mut self, pos: u64, wall_s: f64, msg: &str) {
         if let Some(bar) = &self.bar {
-            bar.set_position(p.sim_s);
-            bar.set_message(format!(
-                "{:.0} t · {:.1}× real time",
-                p.tonnes, p.real_time_factor
-            ));
+            bar.set_position(pos);
+            bar.set_message(msg.to_string());
             return;
         }
-        let pct = p.sim_s * 100 / self.total_s;
-        if pct < self.next_pct && p.wall_s - self.last_line_wall_s < 10.0 {
+        let pct = pos.min(self.total) * 100 / self.total;
+        if pct < self.next_pct && wall_s - self.last_line_wall_s < 10.0 {
             return;
         }
         while self.next_pct <= pct {
             self.next_pct += 10;
         }
-        self.last_line_wall_s = p.wall_s;
-        let eta = (self.total_s.saturating_sub(p.sim_s)) as f64 / p.real_time_factor.max(1e-9);
+        self.last_line_wall_s = wall_s;
+        let eta = if pos > 0 {
+            clock_text(self.total.saturating_sub(pos) as f64 * wall_s / pos as f64)
+        } else {
+            "unknown".to_string()
+        };
         eprintln!(
-            "minesim run: {}/{} s simulated ({pct}%), {:.0} t, {:.1}× real time, {} elapsed, ETA {}",
-            p.sim_s,
-            self.total_s,
-            p.tonnes,
-            p.real_time_factor,
-            clock_text(p.wall_s),
-            clock_text(eta)
+            "{}: {pos}/{} {} ({pct}%), {msg}, {} elapsed, ETA {eta}",
+            self.what,
+            self.total,
+            self.unit,
+            clock_text(wall_s),
         );
     }
 
@@ -671,10 +666,17 @@ fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
         },
         interrupt: Some(interrupt),
     };
-    let mut view = ProgressView::new(cmd.duration.micros() / 1_000_000);
+    let mut view = ProgressView::new(
+        "minesim run",
+        "s simulated",
+        cmd.duration.micros() / 1_000_000,
+    );
     #[allow(clippy::disallowed_methods)] // the binary measures its own wall-clock speed
     let clock = Wall(std::time::Instant::now());
-    let shown = run_shift(site, &args, &clock, &mut |p: Progress| view.show(&p));
+    let shown = run_shift(site, &args, &clock, &mut |p: Progress| {
+        let msg = format!("{:.0} t, {:.1}× real time", p.tonnes, p.real_time_factor);
+        view.show(p.sim_s, p.wall_s, &msg)
+    });
     view.finish();
     let r = shown.with_context(|| format!("cannot start on {}", loaded.name))?;
     print!("{}", r.table());
@@ -821,7 +823,10 @@ fn dataset(cmd: DatasetCmd) -> anyhow::Result<()> {
     );
     let mut grids: Vec<f32> = Vec::new();
     let total = spec.seeds.len() * spec.samples_per_seed * spec.sensing.len();
-    let bar = ProgressBar::new(total as u64);
+    let mut view = ProgressView::new("minesim dataset", "samples", total as u64);
+    #[allow(clippy::disallowed_methods)] // the binary shows its own progress
+    let t0 = std::time::Instant::now();
+    let mut done = 0u64;
     let summary = generate(site, &spec, |g, s| {
         use std::io::Write;
         grids.extend_from_slice(g);
@@ -829,10 +834,11 @@ fn dataset(cmd: DatasetCmd) -> anyhow::Result<()> {
             serde_json::to_string(s).map_err(|e| sim_world::SimError::Output(e.to_string()))?;
         writeln!(labels, "{line}")
             .map_err(|e| sim_world::SimError::Output(format!("{}: {e}", labels_path.display())))?;
-        bar.inc(1);
+        done += 1;
+        view.show(done, t0.elapsed().as_secs_f64(), "written");
         Ok(())
     })?;
-    bar.finish_and_clear();
+    view.finish();
     {
         use std::io::Write;
         labels

@@ -55,8 +55,17 @@ pub fn make_transport(
                 })
                 .collect();
             Box::new(
-                network5g::quic::real_fleet::RealFleet::connect(&rcfg, &start, channel)
-                    .map_err(|e| err(format!("dispatcher at {server}: {e}")))?,
+                network5g::quic::real_fleet::RealFleet::connect(&rcfg, &start, channel).map_err(
+                    |e| match e {
+                        network5g::quic::real::RealError::NotLoopback(_) => {
+                            err(format!("--dispatcher {server}: {e}"))
+                        }
+                        _ => err(format!(
+                            "dispatcher at {server}: {e}; is a dispatcher running there? Start one first, e.g. `dispatcher --listen {server} --trucks {} --seed {} --pki-seed {pki_seed}`",
+                            cfg.trucks, cfg.seed
+                        )),
+                    },
+                )?,
             )
         }
     })

@@ -71,7 +71,10 @@ fn malformed_site_file_names_file_and_field() {
     let (code, _, err) = minesim(&["run", "--site", f.to_str().unwrap(), "--trucks", "2"]);
     assert_clean_failure(code, &err);
     assert!(
-        err.contains("inconsistent.toml: loaders[0].lane: lane 9999 does not exist"),
+        err.contains(&format!(
+            "inconsistent.toml:{}:8: loaders[0].lane: lane 9999 does not exist",
+            text[..lane].lines().count() + 1
+        )),
         "{err}"
     );
 

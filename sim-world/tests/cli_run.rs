@@ -232,7 +232,7 @@ fn negative_numbers_are_refused_with_a_message_about_the_value() {
     for (args, says) in [
         (vec!["run", "--seed", "-1"], "a seed is a whole number"),
         (vec!["run", "--trucks", "-3"], "at least one truck, got -3"),
-        (vec!["run", "--duration", "-5m"], "must be positive"),
+        (vec!["run", "--duration", "-5m"], "negative duration"),
         (
             vec!["coverage", "--step", "-10", "-o", "x.png"],
             "grid step",
@@ -266,4 +266,46 @@ fn the_default_site_is_embedded_not_read_from_the_source_tree() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("tonnes hauled"));
+}
+
+#[test]
+fn real_mode_names_a_bad_dispatcher_address_and_hints_at_starting_one() {
+    let (code, _, err) = minesim(&[
+        "run",
+        "--transport",
+        "real",
+        "--trucks",
+        "2",
+        "--duration",
+        "5s",
+        "--dispatcher",
+        "0.0.0.0:4433",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--dispatcher 0.0.0.0:4433") && err.contains("loopback"),
+        "the address as given, not a socket of our own: {err}"
+    );
+    // nothing listens on this port: the run says how to start a dispatcher
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let addr = format!("127.0.0.1:{port}");
+    let (code, _, err) = minesim(&[
+        "run",
+        "--transport",
+        "real",
+        "--trucks",
+        "2",
+        "--duration",
+        "5s",
+        "--dispatcher",
+        &addr,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("dispatcher --listen {addr} --trucks 2")),
+        "{err}"
+    );
 }

@@ -194,19 +194,6 @@ fn err(file: &str, field: impl Into<String>, reason: impl Into<String>) -> SiteE
     SiteError::new(file, field, reason)
 }
 
-/// Where the default site is: `assets/sites/default.toml` under the current directory (a
-/// checkout's root), else in the source tree the binaries were built from.
-pub fn default_site_path() -> std::path::PathBuf {
-    const DEFAULT_SITE: &str = "assets/sites/default.toml";
-    let here = std::path::PathBuf::from(DEFAULT_SITE);
-    if here.exists() {
-        return here;
-    }
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(DEFAULT_SITE)
-}
-
 /// Reads and compiles a site file. Every error, syntax, type or semantic, carries the
 /// line and column it is about (see [`load_str`]).
 ///

@@ -10,6 +10,7 @@
 //! - **The site file is the user's:** every load error names the file, the line and column, the
 //!   field and the reason.
 
+pub mod cli;
 pub mod default_site;
 pub mod file;
 pub mod generate;

@@ -5,7 +5,7 @@ use site::file::{load, load_str};
 use site::{Location, SiteError};
 
 fn default_text() -> String {
-    std::fs::read_to_string(site::file::default_site_path()).expect("default site readable")
+    site::default_site::TEXT.to_string()
 }
 
 /// The text with the first line starting with `key` after the `n`-th (0-based) line equal to

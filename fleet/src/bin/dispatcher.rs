@@ -24,13 +24,13 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:4433")]
     listen: SocketAddr,
     /// Fleet size and seed: the roster of where each truck starts, as in the simulation.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    #[arg(long, default_value_t = 100, value_parser = parse_trucks, allow_hyphen_values = true)]
     trucks: u32,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = site::cli::seed, allow_hyphen_values = true)]
     seed: u64,
     /// Seed of the site PKI (CA, certificates) and of the safety-layer keys; the trucks'
     /// side must use the same.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = site::cli::seed, allow_hyphen_values = true)]
     pki_seed: u64,
     /// Do not enter the fleet in the roster at its start slots: trucks join when they
     /// announce themselves (the road under a silent truck is then not held for it).
@@ -43,11 +43,15 @@ struct Cli {
     auto_rearm: site::DelayOrOff,
     /// Stop after this much wall-clock time, e.g. 90s, 15m, 1h (the `minesim run --duration`
     /// syntax; default: run until Ctrl-C). `--seconds` is a hidden alias.
-    #[arg(long, alias = "seconds", allow_hyphen_values = true, value_parser = site::SimDuration::parse)]
+    #[arg(long, alias = "seconds", allow_hyphen_values = true, value_parser = site::cli::duration)]
     duration: Option<site::SimDuration>,
     /// Write the exit summary as JSON here.
     #[arg(long)]
     summary: Option<PathBuf>,
+}
+
+fn parse_trucks(s: &str) -> Result<u32, String> {
+    site::cli::count_in(s, "the fleet size", 1, 2000).map(|n| n as u32)
 }
 
 fn main_inner(cli: Cli) -> anyhow::Result<()> {

@@ -67,7 +67,7 @@ async fn read_frames(mut recv: quinn::RecvStream, mut on_frame: impl FnMut(Vec<u
     true
 }
 
-fn loopback(addr: SocketAddr) -> Result<SocketAddr, RealError> {
+pub(crate) fn loopback(addr: SocketAddr) -> Result<SocketAddr, RealError> {
     if addr.ip().is_loopback() {
         Ok(addr)
     } else {

@@ -221,6 +221,8 @@ impl RealFleet {
         start: &[[f64; 2]],
         channel: Option<Box<dyn Channel + Send>>,
     ) -> Result<RealFleet, RealError> {
+        // the dispatcher's own address is refused here, before any socket names another
+        super::real::loopback(cfg.server)?;
         let trucks = start.len();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
