@@ -417,8 +417,10 @@ pub struct Samples(hdrhistogram::Histogram<u64>);
 impl Default for Samples {
     fn default() -> Self {
         Samples(
-            hdrhistogram::Histogram::new(3)
-                .expect("three significant digits are within hdrhistogram's range"),
+            // 1 µs to one hour at three significant digits (a fixed range: auto-resizing
+            // histograms clamp `saturating_record` to their initial, tiny range)
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("a valid fixed range at three significant digits"),
         )
     }
 }
@@ -666,4 +668,28 @@ pub fn load_detector(
         Vec::new()
     };
     Detector::load(path, cfg.bev, profile, precision, &calib).map(Arc::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_of_samples_are_the_percentiles_of_what_was_recorded() {
+        let mut s = Samples::default();
+        assert_eq!(Figures::of(&s), Figures::default());
+        for v in 1..=1000u64 {
+            s.record(v * 100); // 100 µs .. 100 ms
+        }
+        let f = Figures::of(&s);
+        assert_eq!(f.n, 1000);
+        assert!((f.mean - 50_050.0).abs() < 50.0, "{f:?}");
+        assert!((49_950..=50_100).contains(&f.p50), "{f:?}");
+        assert!((98_900..=99_100).contains(&f.p99), "{f:?}");
+        assert!((99_800..=100_100).contains(&f.max), "{f:?}");
+        let mut more = Samples::default();
+        more.record(5_000_000);
+        s.merge(&more);
+        assert!(Figures::of(&s).max >= 4_990_000);
+    }
 }

@@ -12,8 +12,10 @@ pub(crate) struct Latencies(hdrhistogram::Histogram<u64>);
 impl Default for Latencies {
     fn default() -> Self {
         Latencies(
-            hdrhistogram::Histogram::new(3)
-                .expect("three significant digits are within hdrhistogram's range"),
+            // 1 µs to one hour at three significant digits (a fixed range: auto-resizing
+            // histograms clamp `saturating_record` to their initial, tiny range)
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("a valid fixed range at three significant digits"),
         )
     }
 }
@@ -43,5 +45,25 @@ pub(crate) fn set_command_latency(k: &mut NetKpis, l: &Latencies) {
 pub(crate) fn trace(hash: &mut u64, parts: &[u64]) {
     for p in parts {
         *hash = fnv1a(*hash, &p.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_latency_percentiles_are_those_recorded() {
+        let mut k = NetKpis::default();
+        let mut l = Latencies::default();
+        set_command_latency(&mut k, &l);
+        assert_eq!(k.command_latency_max_ms, 0.0);
+        for us in 1..=100u64 {
+            l.record(us * 1000); // 1 .. 100 ms
+        }
+        set_command_latency(&mut k, &l);
+        assert!((k.command_latency_p50_ms - 50.0).abs() < 0.1, "{k:?}");
+        assert!((k.command_latency_p99_ms - 99.0).abs() < 0.1, "{k:?}");
+        assert!((k.command_latency_max_ms - 100.0).abs() < 0.1, "{k:?}");
     }
 }
