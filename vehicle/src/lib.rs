@@ -15,8 +15,11 @@
 //! The speed planner keeps the truck able to stop before it at the planning deceleration, and
 //! brakes up to the full capacity when it must.
 
+pub mod control;
 pub mod dynamics;
+pub mod supervisor;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use supervisor::{Reason, SupervisorEvent, TrackView};
 pub use truck::{Actuation, Sensed, Truck, TruckStats};
