@@ -1,5 +1,7 @@
-//! The truck's controller: lateral (Stanley on the front axle, with curvature feed-forward
-//! previewed by the steering lag and a target offset from the route's centreline) and
+//! The truck's controller: lateral (a Stanley-type law — heading error plus
+//! atan(k·e/(v + v_s)) — on the truck's centre, the point that does not slip, with curvature
+//! feed-forward previewed by the steering lag, and a target offset from the route's
+//! centreline) and
 //! longitudinal (a speed PID whose acceleration goes through the force model: grade
 //! (m·g·sin θ), rolling resistance and the mass with payload, into throttle and brake
 //! fractions of [`TruckParams`]' traction and brake limits).
@@ -20,19 +22,30 @@ pub struct LateralConfig {
     /// Softening speed of the cross-track term, m/s (keeps the gain finite at standstill).
     pub soft_speed_ms: f64,
     /// Curvature preview: the feed-forward reads the route this many seconds of travel ahead
-    /// of the front axle (the steering and yaw lag), s.
+    /// of the centre (the steering and yaw lag), s.
     pub preview_s: f64,
     /// Largest target offset from the centreline a planner may ask for, m.
     pub max_offset_m: f64,
+    /// Gain on the heading error (1: Stanley's).
+    pub heading_gain: f64,
+    /// Half length of the chord the route's heading is taken over, m.
+    pub heading_chord_m: f64,
+    /// Side-slip time constant of the tyres, s: cornering at lateral acceleration a_y, the
+    /// body slides outwards at about `slip_s · a_y`, so the truck points that much into the
+    /// curve (the simulation's tyres relax side slip with 0.15 s).
+    pub slip_s: f64,
 }
 
 impl Default for LateralConfig {
     fn default() -> Self {
         LateralConfig {
-            gain: 1.2,
+            gain: 3.0,
             soft_speed_ms: 2.0,
-            preview_s: 0.35,
+            preview_s: 0.5,
             max_offset_m: 3.0,
+            heading_gain: 1.0,
+            heading_chord_m: 1.5,
+            slip_s: 0.15,
         }
     }
 }
@@ -42,13 +55,13 @@ impl Default for LateralConfig {
 pub struct LateralOutput {
     /// Front wheel angle, rad, positive left (within the steering limit).
     pub steer: f64,
-    /// Signed distance of the front axle from the target line, m, positive left of it.
+    /// Signed distance of the truck's centre from the target line, m, positive left of it.
     pub cross_track_m: f64,
-    /// Route heading minus truck heading at the front axle's projection, rad.
+    /// Route heading minus truck heading at the centre's projection, rad.
     pub heading_err: f64,
 }
 
-/// Stanley steering on the route.
+/// Stanley-type steering on the route, on the truck's centre.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LateralController {
     pub cfg: LateralConfig,
@@ -76,28 +89,38 @@ impl LateralController {
         } else {
             0.0
         };
-        let half_wb = 0.5 * p.wheelbase_m;
-        let front = [
-            pos[0] + half_wb * heading.cos(),
-            pos[1] + half_wb * heading.sin(),
-        ];
-        let (d_f, _) = route.project(front, progress - 5.0, progress + 30.0, net);
-        let pt = route.point_at(d_f, net);
+        // The reference point is the truck's centre: the point that does not slip sideways (the
+        // physics turns the body about it), so its path is the one to keep on the line.
+        let (d, _) = route.project(pos, progress - 5.0, progress + 30.0, net);
+        let pt = route.point_at(d, net);
         let (sn, cs) = pt.heading.sin_cos();
-        let lateral = (front[0] - pt.pos[0]) * -sn + (front[1] - pt.pos[1]) * cs;
+        let lateral = (pos[0] - pt.pos[0]) * -sn + (pos[1] - pt.pos[1]) * cs;
         let e = lateral - offset;
-        let heading_err = wrap_angle(pt.heading - heading);
+        // The route's heading over a short chord: a polyline's segment headings jump at
+        // every vertex.
+        let h = c.heading_chord_m;
+        let (a, b) = (route.point_at(d - h, net), route.point_at(d + h, net));
+        let chord = (b.pos[1] - a.pos[1]).atan2(b.pos[0] - a.pos[0]);
+        let path_heading = if (b.pos[0] - a.pos[0]).hypot(b.pos[1] - a.pos[1]) > 0.5 * h {
+            chord
+        } else {
+            pt.heading
+        };
+        let heading_err = wrap_angle(path_heading - heading);
         let v = speed.max(0.0);
         // Feed-forward: the curvature the truck will be on once the steering has acted, of
         // the offset line (a line `offset` left of a left turn is tighter).
-        let ahead = route.point_at(d_f + v * c.preview_s, net);
+        let ahead = route.point_at(d + v * c.preview_s, net);
         let k = ahead.curvature;
         let k_line = k / (1.0 - k * offset).max(0.2);
         // The physics (and a real truck) turns about its centre: a yaw rate of v·κ needs
         // tan δ = wheelbase·κ.
         let ff = (p.wheelbase_m * k_line).atan();
         let fb = (-c.gain * e / (c.soft_speed_ms + v)).atan();
-        let steer = (ff + heading_err + fb).clamp(-p.max_steer_rad, p.max_steer_rad);
+        // In a curve the body slips outwards by about slip_s·v·κ (rad): aim that far inside.
+        let slip = (c.slip_s * v * k_line).atan();
+        let steer = (ff + c.heading_gain * (heading_err + slip) + fb)
+            .clamp(-p.max_steer_rad, p.max_steer_rad);
         LateralOutput {
             steer: if steer.is_finite() { steer } else { 0.0 },
             cross_track_m: e,
