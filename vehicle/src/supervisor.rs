@@ -9,7 +9,7 @@
 //! | `EStop` | e-stop message | full brake | until re-armed |
 //! | `PermissionEnd` | the full brake is all that still stops the truck before its permission end | full brake | no |
 //! | `PermissionExpired` | the grant on the current route has expired | controlled stop | no (a fresh grant) |
-//! | `Collision` | a confirmed track's time-to-collision within the corridor is under what the full brake needs (the detection's age counted as reaction time) | full brake; a track in the corridor ahead is a stopping point | no |
+//! | `Collision` | a confirmed track will be in the truck's corridor while the truck covers its stretch of road (a time-to-collision within the horizon), and the truck reaches that stretch in no more time than the full brake needs to stop short of it (the detection's age and a control period counted as reaction time, plus a standoff) | full brake; a track in the corridor ahead is a stopping point | no |
 //! | `PerceptionStale` | no track update for 500 ms / 1.5 s, once perception has started | slow / controlled stop | no |
 //! | `PlanStale` | no plan newer than 500 ms / 1.5 s, once a planner has started | slow / controlled stop | no |
 //! | `Localisation` | position 1-σ over 0.5 m (cap falls with σ) / over 2 m | slow / controlled stop | no, but logged |
@@ -537,19 +537,25 @@ impl Supervisor {
                 continue;
             }
             let closing = v_pos - v_along;
-            let t_long = if gap <= 0.0 {
-                0.0
-            } else if closing > 1e-3 {
-                gap / closing
+            // Interval of time the truck covers the track's stretch of road (at its speed now).
+            let (t_long, t_leave) = if closing > 1e-3 {
+                (
+                    gap.max(0.0) / closing,
+                    (gap + p.length_m + t.length.abs()) / closing,
+                )
+            } else if gap <= 0.0 {
+                (0.0, f64::INFINITY)
             } else {
                 continue;
             };
+            // A collision: both intervals overlap.
             let ttc = t_in.max(t_long);
-            if ttc > t_out || ttc > c.ttc_horizon_s {
+            if ttc > t_out.min(t_leave) || ttc > c.ttc_horizon_s {
                 continue;
             }
             min_ttc = Some(min_ttc.map_or(ttc, |m: f64| m.min(ttc)));
-            if ttc <= need && v_pos > 0.05 {
+            // Brake when reaching the track's stretch takes no longer than stopping does.
+            if t_long <= need && v_pos > 0.05 {
                 brake = true;
             }
         }
