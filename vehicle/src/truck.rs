@@ -98,10 +98,6 @@ pub struct Truck {
     route: Option<RoutePath>,
     progress: f64,
     permission: Option<PermissionGrant>,
-    last_heard: SimTime,
-    /// The watchdog arms once the dispatcher has been heard (before that the truck has no
-    /// permission and cannot move anyway).
-    heard: bool,
     next_telemetry: SimTime,
     next_work_request: SimTime,
     lowering_until: Option<SimTime>,
@@ -142,8 +138,6 @@ impl Truck {
             route: None,
             progress: 0.0,
             permission: None,
-            last_heard: now,
-            heard: false,
             next_telemetry: now,
             next_work_request: now,
             lowering_until: None,
@@ -340,8 +334,6 @@ impl Truck {
             self.stats.rejected_msgs += 1;
             return;
         }
-        self.last_heard = now;
-        self.heard = true;
         self.supervisor.heard(now);
         match &msg.body {
             DispatchMsg::Heartbeat => {}
