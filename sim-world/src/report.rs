@@ -18,6 +18,33 @@ pub struct TruckReport {
     pub state_s: std::collections::BTreeMap<&'static str, f64>,
     /// The truck's perception counters (sweeps, inferences, dropped frames, detections).
     pub perception: Option<crate::perceive::TruckPerceptionStats>,
+    /// The truck's safety supervisor interventions.
+    pub supervisor: SupervisorReport,
+}
+
+/// Safety supervisor interventions (a rule leaving clear) by reason: `link`, `estop`,
+/// `permission_end`, `permission_expired`, `collision`, `perception_stale`, `plan_stale`,
+/// `localisation` (see `vehicle::supervisor`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct SupervisorReport {
+    pub interventions: u64,
+    pub by_reason: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl SupervisorReport {
+    fn of(i: &vehicle::supervisor::Interventions) -> SupervisorReport {
+        SupervisorReport {
+            interventions: i.total(),
+            by_reason: i.iter().map(|(r, n)| (r.name(), n)).collect(),
+        }
+    }
+
+    fn add(&mut self, other: &SupervisorReport) {
+        self.interventions += other.interventions;
+        for (k, v) in &other.by_reason {
+            *self.by_reason.entry(k).or_insert(0) += v;
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
@@ -140,6 +167,8 @@ pub struct Report {
     pub perception: Option<crate::perceive::PerceptionSummary>,
     /// Set when the detector failed during the run (every truck then stopped).
     pub perception_error: Option<String>,
+    /// Safety supervisor interventions of the fleet, summed over the trucks.
+    pub supervisor: SupervisorReport,
 }
 
 /// The report's JSON Schema (draft 2020-12), generated from these types; committed as
@@ -182,6 +211,7 @@ impl Report {
                         .map(|s| (s.name(), round(m.time_in_us(*s) as f64 * 1e-6, 1)))
                         .filter(|(_, v)| *v > 0.0)
                         .collect(),
+                    supervisor: SupervisorReport::of(&t.brain.stats.interventions),
                 }
             })
             .collect();
@@ -223,6 +253,10 @@ impl Report {
         .map(|s| total_state(*s))
         .sum();
         let link = w.link_stats();
+        let mut supervisor = SupervisorReport::of(&Default::default());
+        for t in &per_truck {
+            supervisor.add(&t.supervisor);
+        }
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -297,6 +331,7 @@ impl Report {
             obstacle_collisions: w.safety.obstacle_collisions,
             perception: w.perception.as_ref().map(|p| p.summary()),
             perception_error: w.perception_error.clone(),
+            supervisor,
         }
     }
 
@@ -360,6 +395,10 @@ impl Report {
                 },
             ),
             ("watchdog stops", self.watchdog_stops.to_string()),
+            (
+                "supervisor interventions",
+                self.supervisor.interventions.to_string(),
+            ),
             ("re-armed by policy", self.auto_rearms.to_string()),
             (
                 "longest fleet standstill",

@@ -2,10 +2,14 @@
 //! messages that arrived, and returns the actuation and the messages to send.
 //!
 //! Inside: the mission state machine (to loader → queue → spot → loading → haul → queue at
-//! dump → dump → back; parking; stopped; faulted), route following (pure pursuit), speed
-//! control that respects speed limits, curvature, grade, payload and the end of the current
-//! permission, and the safety supervisor (permission end, permission expiry, link watchdog,
-//! e-stop; a stopped truck moves again only when re-armed).
+//! dump → dump → back; parking; stopped; faulted), the speed planner (speed limits,
+//! curvature, grade, payload and the end of the current permission), the controller
+//! ([`control`]: lateral steering on the route with a target offset, a speed PID with grade
+//! and payload feed-forward into throttle and brake) and the safety supervisor
+//! ([`supervisor`]: permission end and expiry, link watchdog, e-stop, time-to-collision
+//! braking on perception's tracks, stale perception and plan, localisation uncertainty; every
+//! transition logged with its reason; a truck stopped by link loss or e-stop moves again only
+//! when re-armed).
 //!
 //! Seams for later issues: obstacles from `perception` (a speed constraint at the obstacle's
 //! distance), and the planner model on the `npu` (scoring candidate trajectories instead of
@@ -15,8 +19,11 @@
 //! The speed planner keeps the truck able to stop before it at the planning deceleration, and
 //! brakes up to the full capacity when it must.
 
+pub mod control;
 pub mod dynamics;
+pub mod supervisor;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use supervisor::{Reason, SupervisorEvent, TrackView};
 pub use truck::{Actuation, Sensed, Truck, TruckStats};

@@ -1,12 +1,15 @@
 //! The truck's onboard state machine.
 
+use crate::control::{pedals, Controller};
 use crate::dynamics::{sin_of_grade, TruckParams};
+use crate::supervisor::{
+    Interventions, Level, Reason, Supervisor, SupervisorEvent, SupervisorInput, TrackView, Verdict,
+};
 use site::ids::{RouteId, TruckId};
 use site::protocol::{
     DispatchMsg, DownMsg, MissionState, PermissionGrant, StopReason, Task, Telemetry, TruckInfo,
     TruckMsg, UpMsg,
 };
-use site::road::wrap_angle;
 use site::route::RoutePath;
 use site::units::G;
 use site::{SimDuration, SimTime, Site};
@@ -37,7 +40,8 @@ pub struct Actuation {
     pub tip: bool,
 }
 
-/// Safety timing (typ. values from the domain brief).
+/// Safety timing (typ. values from the domain brief). The watchdog bounds here are the ones
+/// the [`Supervisor`] applies (copied into its configuration every step).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timing {
     pub telemetry_period: SimDuration,
@@ -69,6 +73,8 @@ pub struct TruckStats {
     pub watchdog_stops: u64,
     pub estops: u64,
     pub expired_permissions: u64,
+    /// Supervisor interventions (a rule leaving clear) by reason.
+    pub interventions: Interventions,
 }
 
 /// Distance short of a stopping point the planner aims for, m.
@@ -92,10 +98,6 @@ pub struct Truck {
     route: Option<RoutePath>,
     progress: f64,
     permission: Option<PermissionGrant>,
-    last_heard: SimTime,
-    /// The watchdog arms once the dispatcher has been heard (before that the truck has no
-    /// permission and cannot move anyway).
-    heard: bool,
     next_telemetry: SimTime,
     next_work_request: SimTime,
     lowering_until: Option<SimTime>,
@@ -108,7 +110,19 @@ pub struct Truck {
     /// Distance along the route from the truck's centre to the near edge of the closest
     /// tracked obstacle in its lane, as perception last reported it.
     obstacle_ahead_m: Option<f64>,
+    /// The controller (lateral and speed).
+    pub controller: Controller,
+    supervisor: Supervisor,
+    verdict: Verdict,
+    /// 1-sigma horizontal position uncertainty, m ([`Truck::set_pos_sigma`]).
+    pos_sigma_m: f64,
+    /// Target offset left of the route's centreline, m ([`Truck::set_lateral_offset`]).
+    lateral_offset_m: f64,
+    last_step: Option<SimTime>,
 }
+
+/// Position 1-sigma a truck assumes until told otherwise, m (a good RTK GNSS fix).
+pub const DEFAULT_POS_SIGMA_M: f64 = 0.05;
 
 impl Truck {
     pub fn new(id: TruckId, params: TruckParams, site: Arc<Site>, now: SimTime) -> Truck {
@@ -124,8 +138,6 @@ impl Truck {
             route: None,
             progress: 0.0,
             permission: None,
-            last_heard: now,
-            heard: false,
             next_telemetry: now,
             next_work_request: now,
             lowering_until: None,
@@ -136,6 +148,20 @@ impl Truck {
             stats: TruckStats::default(),
             last_actuation: Actuation::default(),
             obstacle_ahead_m: None,
+            controller: Controller::default(),
+            supervisor: Supervisor::default(),
+            verdict: Verdict {
+                level: Level::Clear,
+                reason: None,
+                speed_cap: f64::INFINITY,
+                full_brake: false,
+                stop_point: None,
+                ttc_s: None,
+                latch: None,
+            },
+            pos_sigma_m: DEFAULT_POS_SIGMA_M,
+            lateral_offset_m: 0.0,
+            last_step: None,
         }
     }
 
@@ -172,6 +198,56 @@ impl Truck {
     /// The last obstacle report ([`Truck::set_obstacle_ahead`]).
     pub fn obstacle_ahead(&self) -> Option<f64> {
         self.obstacle_ahead_m
+    }
+
+    /// Perception's tracks at `now` (site frame), `age_us` the age of the detection behind
+    /// them plus the NPU latency. The supervisor brakes on time-to-collision and treats a
+    /// track in the corridor ahead as a stopping point; once this has been called, a gap in
+    /// the updates slows and then stops the truck (stale perception).
+    pub fn set_tracks(&mut self, now: SimTime, tracks: &[TrackView], age_us: u64) {
+        self.supervisor.set_tracks(now, tracks, age_us);
+    }
+
+    /// A planner's report at `now`: its current plan was made `age_us` ago. Once a planner
+    /// has reported, a plan older than the supervisor's bounds slows and then stops the truck.
+    pub fn set_plan_age(&mut self, now: SimTime, age_us: u64) {
+        self.supervisor.set_plan_age(now, age_us);
+    }
+
+    /// 1-sigma horizontal position uncertainty of the localisation, m (holds until the next
+    /// call; [`DEFAULT_POS_SIGMA_M`] before the first). Over 0.5 m the truck slows, over 2 m
+    /// it stops until the uncertainty recovers. Non-finite counts as lost.
+    pub fn set_pos_sigma(&mut self, sigma_m: f64) {
+        self.pos_sigma_m = sigma_m;
+    }
+
+    pub fn pos_sigma(&self) -> f64 {
+        self.pos_sigma_m
+    }
+
+    /// Target offset from the route's centreline, m, positive left (a planner's request; the
+    /// controller clamps it to its limit). Non-finite means 0.
+    pub fn set_lateral_offset(&mut self, offset_m: f64) {
+        self.lateral_offset_m = if offset_m.is_finite() { offset_m } else { 0.0 };
+    }
+
+    /// Every supervisor transition so far, with its reason.
+    pub fn supervisor_log(&self) -> &[SupervisorEvent] {
+        self.supervisor.log()
+    }
+
+    /// The supervisor (its configuration is public).
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    pub fn supervisor_mut(&mut self) -> &mut Supervisor {
+        &mut self.supervisor
+    }
+
+    /// The supervisor's verdict of the last step.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
     }
 
     pub fn last_actuation(&self) -> Actuation {
@@ -233,7 +309,7 @@ impl Truck {
             self.handle(now, sensed, msg, &mut out);
         }
         self.update_progress(sensed);
-        self.supervise(now, &mut out);
+        self.supervise(now, sensed, &mut out);
         self.mission(now, sensed, &mut out);
         let act = self.control(now, sensed);
         if now >= self.next_telemetry {
@@ -258,15 +334,16 @@ impl Truck {
             self.stats.rejected_msgs += 1;
             return;
         }
-        self.last_heard = now;
-        self.heard = true;
+        self.supervisor.heard(now);
         match &msg.body {
             DispatchMsg::Heartbeat => {}
             DispatchMsg::EStop(reason) => {
                 self.stats.estops += 1;
+                self.supervisor.estop(*reason);
                 self.stop_latched(now, *reason, out);
             }
             DispatchMsg::ReArm => {
+                self.supervisor.rearm();
                 if self.state == MissionState::Stopped {
                     self.stop_reason = None;
                     let back = self.resume;
@@ -323,8 +400,29 @@ impl Truck {
         }
     }
 
-    fn supervise(&mut self, now: SimTime, out: &mut Vec<UpMsg>) {
-        if now.since(self.last_heard) >= self.timing.watchdog_stop
+    fn supervise(&mut self, now: SimTime, sensed: &Sensed, out: &mut Vec<UpMsg>) {
+        self.supervisor.cfg.watchdog_slow = self.timing.watchdog_slow;
+        self.supervisor.cfg.watchdog_stop = self.timing.watchdog_stop;
+        let grade = match &self.route {
+            Some(r) => r.point_at(self.progress, &self.site.roads).grade,
+            None => 0.0,
+        };
+        let input = SupervisorInput {
+            now,
+            pos: [sensed.pos[0], sensed.pos[1]],
+            speed: sensed.speed,
+            payload_t: sensed.payload_t,
+            grade,
+            route: self.route.as_ref(),
+            net: &self.site.roads,
+            progress: self.progress,
+            permission: self.permission,
+            pos_sigma_m: self.pos_sigma_m,
+        };
+        self.verdict = self.supervisor.step(&self.params, &input);
+        self.stats.interventions = self.supervisor.interventions();
+        if self.verdict.latch == Some(StopReason::LinkLost)
+            && self.supervisor.level(Reason::Link) == Level::Stop
             && self.state != MissionState::Stopped
         {
             self.stats.watchdog_stops += 1;
@@ -437,7 +535,9 @@ impl Truck {
     fn control(&mut self, now: SimTime, sensed: &Sensed) -> Actuation {
         let p = self.params;
         let v = sensed.speed;
-        let mass = p.mass(sensed.payload_t);
+        let dt = self.last_step.map_or(0.02, |t| now.since(t).as_secs_f64());
+        self.last_step = Some(now);
+        let verdict = self.verdict;
         let hold = Actuation {
             throttle: 0.0,
             brake: 1.0,
@@ -446,26 +546,27 @@ impl Truck {
         };
         let tip = self.state == MissionState::Dumping && sensed.payload_t > 0.01;
         let Some(route) = &self.route else {
+            self.controller.speed.reset();
             return Actuation { tip, ..hold };
         };
         let net = &self.site.roads;
         let here = route.point_at(self.progress, net);
 
-        // Steering: pure pursuit on the route.
-        let look = (1.2 * v.abs() + 8.0).clamp(10.0, 30.0);
-        let ahead = self.progress + look;
-        let end = route.point_at(ahead.min(route.length), net);
-        let over = (ahead - route.length).max(0.0);
-        let target = [
-            end.pos[0] + over * end.heading.cos(),
-            end.pos[1] + over * end.heading.sin(),
-        ];
-        let alpha = wrap_angle(
-            (target[1] - sensed.pos[1]).atan2(target[0] - sensed.pos[0]) - sensed.heading,
-        );
-        let steer = (2.0 * p.wheelbase_m * alpha.sin() / look)
-            .atan()
-            .clamp(-p.max_steer_rad, p.max_steer_rad);
+        // Steering: the lateral controller on the route (and the planner's offset).
+        let steer = self
+            .controller
+            .lateral
+            .steer(
+                &p,
+                route,
+                net,
+                self.progress,
+                [sensed.pos[0], sensed.pos[1]],
+                sensed.heading,
+                v,
+                self.lateral_offset_m,
+            )
+            .steer;
 
         let may_move = matches!(
             self.state,
@@ -487,6 +588,9 @@ impl Truck {
             let nose = 0.5 * self.params.length_m;
             stop_at = stop_at.min(self.progress + d - nose - OBSTACLE_STANDOFF_M);
         }
+        if let Some(s) = verdict.stop_point {
+            stop_at = stop_at.min(s);
+        }
         let to_stop = stop_at - self.progress - STOP_MARGIN_M;
 
         // Braking ability over the stretch ahead: gravity on the steepest downgrade helps the
@@ -505,17 +609,19 @@ impl Truck {
             x += 5.0;
         }
         let decel = (p.planning_decel + G * sin_of_grade(min_grade.min(0.0))).max(0.3);
-        let link_quiet = self.heard && now.since(self.last_heard) >= self.timing.watchdog_slow;
-        let mut v_target = v_max.min(Self::reachable(0.0, to_stop, decel));
-        if link_quiet {
-            v_target = v_target.min(0.5 * p.max_speed_ms).min(v.abs() * 0.9);
-        }
+        // The supervisor's cap (watchdog, stale inputs, localisation, controlled stops).
+        let mut v_target = v_max
+            .min(Self::reachable(0.0, to_stop, decel))
+            .min(verdict.speed_cap);
         if !may_move || expired || to_stop <= 0.0 {
             v_target = 0.0;
         }
 
-        // Wanted acceleration: track the target; brake as hard as the stop requires.
-        let mut a_des = ((v_target - v) / 1.5).clamp(-p.planning_decel, 0.8);
+        // Wanted acceleration: the speed PID on the target; brake as hard as the stop requires.
+        let mut a_des = self
+            .controller
+            .speed
+            .accel(dt, v_target, v, p.planning_decel);
         if to_stop > 0.05 && v > 0.0 {
             let a_req = v * v / (2.0 * to_stop);
             if a_req > 0.8 * decel {
@@ -524,25 +630,16 @@ impl Truck {
         } else if v > 0.0 {
             a_des = -10.0;
         }
-        if self.stop_reason == Some(StopReason::Operator) {
-            // E-stop: full brakes.
-            a_des = -10.0;
+        if verdict.full_brake || self.stop_reason == Some(StopReason::Operator) {
+            // E-stop, time-to-collision, last-resort permission end: full brakes.
+            return Actuation { steer, tip, ..hold };
         }
         if v_target <= 0.0 && v.abs() < 0.3 {
+            self.controller.speed.reset();
             return Actuation { steer, tip, ..hold };
         }
         // Forces: m·a = traction − brake − m·g·sinθ − rolling.
-        let gravity = mass * G * sin_of_grade(here.grade);
-        let rolling = p.rolling_force(mass, here.grade);
-        let needed = mass * a_des + gravity + rolling;
-        let (throttle, brake) = if needed >= 0.0 {
-            (
-                (needed / p.traction_available(mass, v)).clamp(0.0, 1.0),
-                0.0,
-            )
-        } else {
-            (0.0, (-needed / p.brake_force_max()).clamp(0.0, 1.0))
-        };
+        let (throttle, brake) = pedals(&p, sensed.payload_t, v, here.grade, a_des);
         Actuation {
             throttle,
             brake,

@@ -1,0 +1,118 @@
+//! The permission rule holds whatever else the supervisor is doing: with a random position
+//! uncertainty, a planner's lateral offset, perception that starts and then goes quiet, and a
+//! plan reported at random ages, the truck's centre still never passes the end of its
+//! permission.
+
+use proptest::prelude::*;
+use site::ids::{LaneId, RouteId, TruckId};
+use site::protocol::{DispatchMsg, DownMsg, PermissionGrant, Task};
+use site::route::Route;
+use site::units::G;
+use site::{SimDuration, SimTime};
+use std::sync::Arc;
+use vehicle::dynamics::sin_of_grade;
+use vehicle::{Sensed, Truck, TruckParams};
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    grade: f64,
+    payload_t: f64,
+    v0: f64,
+    gap: f64,
+    sigma: f64,
+    offset: f64,
+    perception_for_s: f64,
+    plan_age_ms: u64,
+) -> f64 {
+    let site = Arc::new(site::testing::slope(grade, 3000.0));
+    let p = TruckParams::default();
+    let mut truck = Truck::new(TruckId(0), p, site.clone(), SimTime::ZERO);
+    let lane = site.roads.lane(LaneId(0));
+    let route = Route {
+        id: RouteId(1),
+        lanes: vec![LaneId(0)],
+        start_s: 0.0,
+        end_s: lane.length(),
+    };
+    let (start, until) = (100.0, 100.0 + gap);
+    let msg = |now: SimTime, body| DownMsg {
+        truck: TruckId(0),
+        seq: 0,
+        sent: now,
+        body,
+    };
+    let grant = |now: SimTime| {
+        msg(
+            now,
+            DispatchMsg::Permission(PermissionGrant {
+                route: RouteId(1),
+                until_m: until,
+                expires: now + SimDuration::from_secs(3),
+            }),
+        )
+    };
+    let mut now = SimTime::ZERO;
+    let mut inbox = vec![
+        msg(
+            now,
+            DispatchMsg::Assignment {
+                task: Task::Park,
+                route,
+            },
+        ),
+        grant(now),
+    ];
+    truck.set_pos_sigma(sigma);
+    truck.set_lateral_offset(offset);
+    let (mut s, mut v, mut furthest) = (start, v0, start);
+    for k in 0..15_000u64 {
+        if k % 5 == 0 {
+            inbox.push(msg(now, DispatchMsg::Heartbeat));
+            inbox.push(grant(now));
+            if (now.as_secs_f64()) < perception_for_s {
+                truck.set_tracks(now, &[], 100_000);
+            }
+            truck.set_plan_age(now, plan_age_ms * 1000);
+        }
+        let pt = lane.point_at(s);
+        let sensed = Sensed {
+            pos: pt.pos,
+            heading: pt.heading,
+            speed: v,
+            payload_t,
+            loader_done: false,
+        };
+        let (act, _) = truck.step(now, &sensed, &inbox);
+        inbox.clear();
+        let a = p.longitudinal_accel(payload_t, v, pt.grade, act.throttle, act.brake);
+        let v_new = v + a * 0.02;
+        let v_new = if v > 0.0 && v_new < 0.0 { 0.0 } else { v_new };
+        s += 0.5 * (v + v_new) * 0.02;
+        v = v_new;
+        furthest = furthest.max(s);
+        now += SimDuration::from_millis(20);
+    }
+    furthest - until
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn never_passes_the_end_of_its_permission_under_disturbances(
+        grade in -0.10f64..0.10,
+        payload in 0.0f64..290.0,
+        v0 in 0.0f64..16.0,
+        gap in 0.5f64..300.0,
+        sigma in 0.0f64..3.0,
+        offset in -4.0f64..4.0,
+        perception_for_s in 0.0f64..20.0,
+        plan_age_ms in 0u64..2500,
+    ) {
+        let p = TruckParams::default();
+        let decel = p.brake_force_max() / p.mass(payload) + G * sin_of_grade(grade) + p.rolling_resistance * G * 0.99;
+        prop_assume!(decel > 0.5);
+        prop_assume!(v0 * v0 / (2.0 * decel) + v0 * 0.04 < gap - 0.5);
+        let over = drive(grade, payload, v0, gap, sigma, offset, perception_for_s, plan_age_ms);
+        prop_assert!(over <= 1e-6, "passed the end by {over:.3} m");
+    }
+}
