@@ -16,7 +16,12 @@
 //! brakes up to the full capacity when it must.
 
 pub mod dynamics;
+pub mod planner;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use planner::{
+    Candidate, Plan, PlanError, PlanInput, PlanPoint, PlanTrack, Planner, PlannerConfig,
+    RouteSample, SpeedProfile,
+};
 pub use truck::{Actuation, Sensed, Truck, TruckStats};
