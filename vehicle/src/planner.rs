@@ -277,7 +277,7 @@ impl Default for PlannerConfig {
             comfort_decel: 1.0,
             hard_decel: 0.15 * site::units::G,
             max_decel: 0.25 * site::units::G,
-            lateral_distance_m: 30.0,
+            lateral_distance_m: 20.0,
             stop_margin_m: 1.25,
             margin_m: 0.5,
             w_progress: 1.0,
@@ -393,8 +393,14 @@ pub struct Plan {
     pub points: Vec<PlanPoint>,
     /// Every candidate with its cost (lattice order: offsets outer, profiles inner).
     pub candidates: Vec<Candidate>,
-    /// Slice 0 of the cost volume, `[S_CELLS, D_CELLS]` row-major.
+    /// Slice 0 of the cost volume, `[S_CELLS, D_CELLS]` row-major: row `i` is centred on
+    /// route distance `grid_origin_m + (i + 0.5) · S_CELL_M`, column `j` on offset
+    /// `D_MIN_M + j · D_CELL_M`.
     pub cost_slice0: Vec<f32>,
+    /// Route distance of the grid's rear edge, m ([`grid_origin_m`]).
+    pub grid_origin_m: f64,
+    /// Time of slice 0's centre relative to `time`, s ([`slice0_offset_s`]).
+    pub slice0_offset_s: f64,
 }
 
 impl Plan {
@@ -408,9 +414,24 @@ impl Plan {
 // Raster
 // ---------------------------------------------------------------------------------------
 
-/// Route distance of row `i`'s centre relative to the truck, m.
-pub fn row_s(i: usize) -> f64 {
-    S_MIN_M + (i as f64 + 0.5) * S_CELL_M
+/// Route distance of the grid's rear edge for a truck at `progress_m`: the grid is anchored
+/// to the route (whole cells), so a cell covers the same stretch of road from one plan to the
+/// next and a point's cost does not change because the truck moved a fraction of a cell.
+pub fn grid_origin_m(progress_m: f64) -> f64 {
+    (progress_m / S_CELL_M).floor() * S_CELL_M + S_MIN_M
+}
+
+/// Route distance of row `i`'s centre, m.
+pub fn row_s(origin_m: f64, i: usize) -> f64 {
+    origin_m + (i as f64 + 0.5) * S_CELL_M
+}
+
+/// Time from the input to the centre of slice 0, s (≤ 0): slices are anchored to the clock,
+/// slice `k` centred on the `k`-th whole slice interval from the last one, so an absolute time
+/// falls in the same slice window from one plan to the next.
+pub fn slice0_offset_s(time: SimTime) -> f64 {
+    let period = (SLICE_DT_S * 1e6).round().max(1.0) as u64;
+    -((time.0 % period) as f64 * 1e-6)
 }
 
 /// Lateral offset of column `j`'s centre, m.
@@ -535,12 +556,14 @@ fn raster_unchecked(p: &PlanInput, cfg: &PlannerConfig) -> Vec<f32> {
     // The road ends at the last sample; the boundary sits `front` beyond the stop so that the
     // front disc reaches it exactly when the centre reaches the stop.
     let end = p.route.last().map_or(f64::NEG_INFINITY, |l| l.s_m);
-    let boundary = p.stop_m.min(end) - p.progress_m + front;
+    let boundary = p.stop_m.min(end) + front;
+    let origin = grid_origin_m(p.progress_m);
+    let t0 = slice0_offset_s(p.time);
     let mut geo = Vec::with_capacity(S_CELLS);
     for i in 0..S_CELLS {
-        let g = geo_at(&p.route, p.progress_m + row_s(i));
+        let g = geo_at(&p.route, row_s(origin, i));
         geo.push(g);
-        let upper = S_MIN_M + (i + 1) as f64 * S_CELL_M;
+        let upper = origin + (i + 1) as f64 * S_CELL_M;
         let beyond = upper > boundary;
         for j in 0..D_CELLS {
             let lane = match g {
@@ -555,7 +578,9 @@ fn raster_unchecked(p: &PlanInput, cfg: &PlannerConfig) -> Vec<f32> {
     }
     // Obstacles: rounded rectangles (footprint ⊕ disc of radius half the truck's width plus
     // the margin) at the constant-velocity position, swept over the slice's window.
-    let grow = half_truck + cfg.margin_m;
+    // A cell is marked when any point of it is within the grown footprint (its centre within
+    // the growth plus half the cell's diagonal), so sampling the nearest cell never misses.
+    let grow = half_truck + cfg.margin_m + 0.5 * S_CELL_M.hypot(D_CELL_M);
     let reach = D_MIN_M.abs() + 0.5 * D_CELL_M;
     for t in &p.tracks {
         let speed = t.vx.hypot(t.vy);
@@ -568,12 +593,9 @@ fn raster_unchecked(p: &PlanInput, cfg: &PlannerConfig) -> Vec<f32> {
         let (hl, hw) = (0.5 * t.length_m, 0.5 * t.width_m);
         let bound = hl.hypot(hw) + grow;
         for k in 0..K {
-            let tk = k as f64 * SLICE_DT_S;
+            let tk = t0 + k as f64 * SLICE_DT_S;
             for q in 0..5 {
                 let tau = tk + (q as f64 - 2.0) * 0.25 * SLICE_DT_S;
-                if tau < 0.0 {
-                    continue;
-                }
                 let (px, py) = (t.x + t.vx * tau, t.y + t.vy * tau);
                 for (i, g) in geo.iter().enumerate() {
                     let Some(g) = g else { continue };
@@ -725,16 +747,19 @@ fn allowed_at(route: &[RouteSample], allowed: &[f64], s: f64) -> f64 {
     }
 }
 
-fn smoothstep(x: f64) -> f64 {
+/// Lateral blend over the lateral distance: `1 − (1 − x)²`, starting at full slope so that a
+/// plan renewed every few metres still converges (a smoothstep would restart at zero slope
+/// each time and never get there), ending tangent to the target offset.
+fn ease_out(x: f64) -> f64 {
     let x = x.clamp(0.0, 1.0);
-    x * x * (3.0 - 2.0 * x)
+    1.0 - (1.0 - x) * (1.0 - x)
 }
 
-/// Samples the cost volume `[K, S, D]` at time `t`, route distance `s_rel` from the truck
-/// and offset `d` (clamped to the grid).
-fn sample(volume: &[f32], t: f64, s_rel: f64, d: f64) -> f32 {
+/// Samples the cost volume `[K, S, D]` at `t` s after slice 0's centre, `s_grid` m from the
+/// grid's origin and offset `d` (clamped to the grid).
+fn sample(volume: &[f32], t: f64, s_grid: f64, d: f64) -> f32 {
     let k = ((t / SLICE_DT_S).round().max(0.0) as usize).min(K - 1);
-    let i = ((s_rel - S_MIN_M) / S_CELL_M).floor();
+    let i = (s_grid / S_CELL_M).floor();
     let i = (i.max(0.0) as usize).min(S_CELLS - 1);
     let j = ((d - D_MIN_M) / D_CELL_M).round();
     let j = (j.max(0.0) as usize).min(D_CELLS - 1);
@@ -757,6 +782,8 @@ pub fn score_candidates(
     let allowed = allowed_speeds(&p.route, cfg.comfort_decel);
     let front = disc_offset(p);
     let discs = [-front, 0.0, front];
+    let origin = grid_origin_m(p.progress_m);
+    let t0 = slice0_offset_s(p.time);
     let (s0, d0, v0) = (p.progress_m, p.offset_m, p.speed_mps.max(0.0));
     let steps_per_point = 5usize;
     let h = POINT_DT_S / steps_per_point as f64;
@@ -764,11 +791,15 @@ pub fn score_candidates(
     let mut candidates = Vec::with_capacity(cfg.offsets_m.len() * SpeedProfile::ALL.len());
     for &target in &cfg.offsets_m {
         let d_at =
-            |s: f64| d0 + (target - d0) * smoothstep((s - s0) / cfg.lateral_distance_m.max(1e-3));
+            |s: f64| d0 + (target - d0) * ease_out((s - s0) / cfg.lateral_distance_m.max(1e-3));
         for profile in SpeedProfile::ALL {
+            // Without a stop point the profile is the comfortable stop; a far one is
+            // approached at no less than 0.05 m/s².
             let stop_dist = p.stop_m - cfg.stop_margin_m - s0;
-            let point_decel = if stop_dist > 0.01 {
-                (v0 * v0 / (2.0 * stop_dist)).min(cfg.max_decel)
+            let point_decel = if !stop_dist.is_finite() {
+                cfg.comfort_decel
+            } else if stop_dist > 0.01 {
+                (v0 * v0 / (2.0 * stop_dist)).clamp(0.05, cfg.max_decel)
             } else {
                 cfg.max_decel
             };
@@ -793,7 +824,7 @@ pub fn score_candidates(
                 let d = d_at(s);
                 let mut acc = 0.0f64;
                 for c in discs {
-                    let c = sample(volume, t, s + c - s0, d);
+                    let c = sample(volume, t - t0, s + c - origin, d);
                     *lethal |= c >= LETHAL_THRESHOLD || c.is_nan();
                     acc += f64::from(c);
                 }
@@ -887,6 +918,8 @@ pub fn score_candidates(
         target_speed_mps: best.points.get(1).map_or(0.0, |q| q.v_mps),
         points: best.points.clone(),
         cost_slice0: volume[..SLICE_LEN].to_vec(),
+        grid_origin_m: origin,
+        slice0_offset_s: t0,
         candidates,
     })
 }
@@ -1180,13 +1213,13 @@ mod tests {
         // Stop 50 m ahead, front disc 3 m: the boundary is at +53 m.
         assert_eq!(at(STOP_CHANNEL, 51.5, 0.0), 0.0);
         assert_eq!(at(STOP_CHANNEL, 53.5, 0.0), 1.0);
-        // The rock 30 m ahead, grown by 4.75 + 0.5 + its half size 1.
+        // The rock 30 m ahead, grown by 4.75 + 0.5 + half a cell diagonal 0.56 + its half size 1.
         for k in 0..K {
             assert_eq!(at(k, 30.0, 0.0), 1.0);
             assert_eq!(at(k, 30.0, 6.0), 1.0);
             assert_eq!(at(k, 30.0, 7.0), 0.0);
-            assert_eq!(at(k, 24.5, 0.0), 1.0);
-            assert_eq!(at(k, 23.5, 0.0), 0.0);
+            assert_eq!(at(k, 23.5, 0.0), 1.0);
+            assert_eq!(at(k, 22.5, 0.0), 0.0);
         }
     }
 
@@ -1254,7 +1287,7 @@ mod tests {
         let mut vol = vec![0.0; K * SLICE_LEN];
         for k in 0..K {
             for i in 0..S_CELLS {
-                if row_s(i) > 60.0 {
+                if row_s(grid_origin_m(p.progress_m), i) > p.progress_m + 60.0 {
                     for j in 0..D_CELLS {
                         vol[(k * S_CELLS + i) * D_CELLS + j] = LETHAL;
                     }
