@@ -12,7 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/models/planner.onnx")
+            let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let root = crate_dir.parent().map(PathBuf::from).unwrap_or(crate_dir);
+            root.join("assets/models/planner.onnx")
         });
     let bytes = model_onnx_bytes()?;
     std::fs::write(&out, &bytes)?;
@@ -25,12 +27,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let p = Planner::from_onnx(&out, &bytes, precision)?;
         let b64 = p.model.latency_us(64, &p.profile)?;
         println!(
-            "{precision:?}: {} FLOPs per plan, {} µs at batch 1, {} µs at batch 64 on {}",
+            "{precision:?}: {} FLOPs per plan, {} µs at batch 1, {} µs at batch 64 on {} ({} kernels, {} quantised)",
             p.flops(),
             p.latency_us(),
             b64,
-            p.profile.name
+            p.profile.name,
+            p.model.graph.nodes.len(),
+            p.model.report.quantized_nodes
         );
+        for k in p.model.kernel_costs(1, &p.profile)? {
+            println!(
+                "  {:<14} {:<6} {:>9} FLOPs {:>7.2} µs ({:?}-bound)",
+                k.node, k.op_type, k.flops, k.total_us, k.bound
+            );
+        }
     }
     Ok(())
 }
