@@ -4,10 +4,11 @@
 //!
 //! Sans-IO and deterministic. Three parts:
 //!
-//! 1. **The raster** ([`build_raster`]): a grid in the route frame, `s` (distance along the
-//!    route from the truck's centre, [`S_MIN_M`]..[`S_MIN_M`] + [`S_CELLS`] m at
-//!    [`S_CELL_M`]) × `d` (lateral offset from the lane centre, positive left,
-//!    [`D_MIN_M`]..−[`D_MIN_M`] at [`D_CELL_M`]), with [`CHANNELS`] channels: [`K`] occupancy
+//! 1. **The raster** ([`build_raster`]): a grid in the route frame, `s` (route distance,
+//!    [`S_CELLS`] cells of [`S_CELL_M`] from [`grid_origin_m`], about 10 m behind the truck's
+//!    centre to 150 m ahead, anchored to the route in whole cells) × `d` (lateral offset from
+//!    the lane centre, positive left, [`D_MIN_M`]..−[`D_MIN_M`] at [`D_CELL_M`]), with
+//!    [`CHANNELS`] channels: [`K`] occupancy
 //!    slices (every track's footprint, grown by half the truck's width plus
 //!    [`PlannerConfig::margin_m`], at its constant-velocity position swept over
 //!    `t_k ± 0.5 s`), the lane-edge channel ([`LANE_CHANNEL`]: how far the truck's side stands

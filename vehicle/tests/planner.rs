@@ -425,3 +425,26 @@ fn routes_from_the_site_plan_like_the_straight_test_road() {
     let c = chosen(&plan);
     assert!(!c.lethal && !c.profile.is_stop(), "{:?}", c.profile);
 }
+
+#[test]
+fn lethal_cells_stay_far_above_the_threshold_at_both_precisions() {
+    let mut p = scene(5.0);
+    p.stop_m = 100.0;
+    p.tracks = vec![rock(80.0, 0.0)];
+    for precision in [Precision::Fp16, Precision::Int8] {
+        let plan = match planner(precision).plan_batch(std::slice::from_ref(&p)) {
+            Ok(mut v) => v.remove(0),
+            Err(e) => panic!("{e}"),
+        };
+        let at = |s: f64, d: f64| {
+            let i = ((s - plan.grid_origin_m) / 1.0).floor() as usize;
+            let j = ((d + 8.0) / 0.5).round() as usize;
+            plan.cost_slice0[i * 33 + j]
+        };
+        let (rock_cell, beyond_stop, free) = (at(80.0, 0.0), at(110.0, 0.0), at(60.0, 0.0));
+        println!("{precision:?}: rock {rock_cell}, beyond the stop {beyond_stop}, free {free}");
+        assert!(rock_cell >= 100.0, "{rock_cell}");
+        assert!(beyond_stop > 90.0, "{beyond_stop}");
+        assert!(free.abs() < 1e-3, "{free}");
+    }
+}
