@@ -11,9 +11,10 @@
 //! transition logged with its reason; a truck stopped by link loss or e-stop moves again only
 //! when re-armed).
 //!
-//! Seams for later issues: obstacles from `perception` (a speed constraint at the obstacle's
-//! distance), and the planner model on the `npu` (scoring candidate trajectories instead of
-//! pure pursuit).
+//! The planning model ([`planner`]) runs on the truck's NPU: a cost volume over the route
+//! frame computed by a compiled `npu` model from a raster of tracks, lane edges and the stop
+//! boundary, sampled along a lattice of candidate offsets × speed profiles; the truck follows
+//! the latest plan that has arrived, and the supervisor stops it when plans go stale.
 //!
 //! Architecture invariant: **the truck's centre never passes `until_m` of its permission.**
 //! The speed planner keeps the truck able to stop before it at the planning deceleration, and
@@ -21,9 +22,14 @@
 
 pub mod control;
 pub mod dynamics;
+pub mod planner;
 pub mod supervisor;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use planner::{
+    Candidate, Plan, PlanError, PlanInput, PlanPoint, PlanTrack, Planner, PlannerConfig,
+    RouteSample, SpeedProfile,
+};
 pub use supervisor::{Reason, SupervisorEvent, TrackView};
 pub use truck::{Actuation, Sensed, Truck, TruckStats};
