@@ -26,6 +26,15 @@ pub struct SimConfig {
     pub obstacles: Vec<perception::ObstacleSpec>,
     /// Perception on every truck (lidar, detector on the truck's NPU, tracker), or none.
     pub perception: Option<PerceptionSetup>,
+    /// The planning model on every truck's NPU (needs perception), or none.
+    pub planning: Option<PlanningSetup>,
+}
+
+/// Planning of a run: how often and the compiled planner.
+#[derive(Clone, Debug)]
+pub struct PlanningSetup {
+    pub cfg: crate::planning::PlanningConfig,
+    pub planner: std::sync::Arc<vehicle::Planner>,
 }
 
 /// Perception of a run: how it senses and the compiled detector.
@@ -47,6 +56,7 @@ impl Default for SimConfig {
             truck: TruckParams::default(),
             gnss_noise_m: 0.02,
             tip_s: 25.0,
+            planning: None,
             dispatcher: DispatcherConfig::default(),
             network: NetworkChoice::InMemory,
             obstacles: Vec::new(),

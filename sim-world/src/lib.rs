@@ -24,6 +24,8 @@
 //!   counters.
 //! - [`perceive`]: perception in the loop: sweeps, the detector on each truck's NPU timeline,
 //!   tracking, the obstacle the speed planner stops for; fleet figures and the NPU trace.
+//! - [`planning`]: the planning model on each truck's NPU (queued behind the detector on
+//!   the same device), plans the trucks follow; fleet figures.
 //! - [`site_work`]: loaders filling trucks in passes, trucks tipping at dumps.
 //! - [`safety`]: the independent safety monitor: closest distance, contacts, permissions.
 //! - [`world`]: the loop: [`SimWorld`] (trucks, dispatcher, transport, counters) and its
@@ -51,6 +53,7 @@ pub mod obstacles;
 pub mod perceive;
 pub mod phase;
 pub mod physics;
+pub mod planning;
 pub mod report;
 pub mod run;
 pub mod safety;

@@ -178,9 +178,17 @@ struct PerceptionArgs {
     /// The detector (ONNX). Default: assets/models/detector.onnx.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Precision the detector is compiled at for the trucks' Ascend 310.
+    /// Precision the detector and the planner are compiled at for the trucks' Ascend 310.
     #[arg(long, value_enum, default_value_t = ModelPrecision::Int8)]
     precision: ModelPrecision,
+    /// The planning model on every truck's NPU (needs `--perception on`): a cost volume from
+    /// the trucks' tracks, lane and stopping point, sampled along candidate trajectories;
+    /// the trucks follow its plans (10 Hz, queued behind the detector on the same device).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    planning: OnOff,
+    /// The planning model (ONNX). Default: assets/models/planner.onnx.
+    #[arg(long)]
+    planner_model: Option<PathBuf>,
     /// An obstacle: `CLASS@X,Y` or `CLASS@X,Y@TIME` (site frame, m; appears at TIME, e.g.
     /// 30s). Classes: rock, light_vehicle, person, machine. Repeat for more.
     #[arg(long = "obstacle", value_parser = parse_obstacle)]
@@ -309,12 +317,7 @@ fn load_lidar(f: &std::path::Path) -> anyhow::Result<perception::LidarConfig> {
 
 impl PerceptionArgs {
     /// The obstacles (flags, then the file) and the perception setup; errors name the file.
-    fn load(
-        &self,
-    ) -> anyhow::Result<(
-        Vec<perception::ObstacleSpec>,
-        Option<sim_world::config::PerceptionSetup>,
-    )> {
+    fn load(&self) -> anyhow::Result<Loaded> {
         let mut obstacles = self.obstacle.clone();
         if let Some(f) = &self.obstacles {
             let text = std::fs::read_to_string(f)
@@ -336,7 +339,15 @@ impl PerceptionArgs {
                 self.lidar.is_none(),
                 "--lidar needs --perception on (the lidar is part of perception)"
             );
-            return Ok((obstacles, None));
+            anyhow::ensure!(
+                self.planning == OnOff::Off && self.planner_model.is_none(),
+                "--planning needs --perception on (the planner plans around the trucks' tracks)"
+            );
+            return Ok(Loaded {
+                obstacles,
+                perception: None,
+                planning: None,
+            });
         }
         let cfg = sim_world::perceive::PerceptionConfig {
             sensing: self.sensing,
@@ -350,11 +361,38 @@ impl PerceptionArgs {
             .unwrap_or_else(sim_world::perceive::default_model_path);
         let precision = self.precision.into();
         let detector = sim_world::perceive::load_detector(&path, precision, &cfg)?;
-        Ok((
+        let planning = match self.planning {
+            OnOff::Off => {
+                anyhow::ensure!(
+                    self.planner_model.is_none(),
+                    "--planner-model needs --planning on"
+                );
+                None
+            }
+            OnOff::On => {
+                let path = self
+                    .planner_model
+                    .clone()
+                    .unwrap_or_else(sim_world::planning::default_planner_path);
+                Some(sim_world::config::PlanningSetup {
+                    cfg: sim_world::planning::PlanningConfig::default(),
+                    planner: sim_world::planning::load_planner(&path, precision)?,
+                })
+            }
+        };
+        Ok(Loaded {
             obstacles,
-            Some(sim_world::config::PerceptionSetup { cfg, detector }),
-        ))
+            perception: Some(sim_world::config::PerceptionSetup { cfg, detector }),
+            planning,
+        })
     }
+}
+
+/// What `PerceptionArgs` loads: the obstacles, perception and planning.
+struct Loaded {
+    obstacles: Vec<perception::ObstacleSpec>,
+    perception: Option<sim_world::config::PerceptionSetup>,
+    planning: Option<sim_world::config::PlanningSetup>,
 }
 
 /// `minesim run --transport`.
@@ -638,7 +676,11 @@ fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
     if let Some(out) = &cmd.coverage {
         coverage(&site, 20.0, cmd.fleet.seed, out)?;
     }
-    let (obstacles, perception) = cmd.perception.load()?;
+    let Loaded {
+        obstacles,
+        perception,
+        planning,
+    } = cmd.perception.load()?;
     if cmd.npu_trace.is_some() && perception.is_none() {
         anyhow::bail!("--npu-trace needs perception on (it traces the trucks' detector)");
     }
@@ -658,6 +700,7 @@ fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
         auto_rearm_after: cmd.auto_rearm.0,
         obstacles,
         perception,
+        planning,
         npu_trace: cmd.npu_trace.clone(),
         sources: sim_world::run::Sources {
             site_file: loaded.name.clone(),
@@ -1018,7 +1061,11 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
         );
     }
     let loaded = args.site.load()?;
-    let (obstacles, perception) = args.perception.load()?;
+    let Loaded {
+        obstacles,
+        perception,
+        planning,
+    } = args.perception.load()?;
     let cfg = SimConfig {
         trucks: args.fleet.trucks,
         seed: args.fleet.seed,
@@ -1028,6 +1075,7 @@ fn view(args: ViewArgs) -> anyhow::Result<()> {
         },
         obstacles,
         perception,
+        planning,
         ..SimConfig::default()
     };
     let sim = SimWorld::new(loaded.site, cfg)

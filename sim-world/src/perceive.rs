@@ -72,7 +72,7 @@ pub struct Remembered {
 #[derive(Clone, Debug)]
 pub struct TruckPerception {
     next_sweep_us: u64,
-    busy_until_us: u64,
+    pub(crate) busy_until_us: u64,
     in_flight: Option<InFlight>,
     pub tracker: Tracker,
     rng: ChaCha8Rng,
@@ -92,6 +92,8 @@ pub struct TruckPerception {
     /// Stationary obstacles in the lane, kept through the sensor's blind zone.
     pub memory: Vec<Remembered>,
     pub stats: TruckPerceptionStats,
+    /// A result became usable this step (the supervisor gets the tracks).
+    fresh: bool,
 }
 
 /// Counters of one truck.
@@ -153,6 +155,7 @@ impl Perception {
                 obstacle_ahead_m: None,
                 memory: Vec::new(),
                 stats: TruckPerceptionStats::default(),
+                fresh: false,
             })
             .collect();
         Perception {
@@ -192,6 +195,7 @@ impl Perception {
                 p.last_detections = f.detections;
                 p.detections_pose = Some(f.pose);
                 p.detections_frame_us = f.frame_us;
+                p.fresh = true;
             }
         }
         // 2. Sweeps that are due: each truck's sweep is a function of the world (read
@@ -342,6 +346,33 @@ impl Perception {
                 .enumerate()
                 .filter(|(k, _)| *k != i)
                 .map(|(_, f)| *f);
+            if std::mem::take(&mut p.fresh) {
+                // The supervisor's view: confirmed tracks that are neither the fleet's own
+                // trucks nor the mapped loaders, with the age of the frame behind them.
+                let views: Vec<vehicle::TrackView> =
+                    p.tracker
+                        .confirmed()
+                        .filter(|tr| {
+                            !others
+                                .clone()
+                                .any(|(c, r)| (c[0] - tr.x).hypot(c[1] - tr.y) < r)
+                                && !site.loaders.iter().any(|l| {
+                                    (l.pos[0] - tr.x).hypot(l.pos[1] - tr.y) < LOADER_IGNORE_M
+                                })
+                        })
+                        .map(|tr| vehicle::TrackView {
+                            x: tr.x,
+                            y: tr.y,
+                            vx: tr.vx,
+                            vy: tr.vy,
+                            length: tr.length,
+                            width: tr.width,
+                            confirmed: tr.confirmed,
+                        })
+                        .collect();
+                let age = now_us.saturating_sub(p.detections_frame_us);
+                t.brain.set_tracks(now, &views, age);
+            }
             remember(site, t, p, &st, &self.cfg.lidar, now_us, others);
             let d = obstacle_ahead(site, t, &p.memory);
             if d.is_some() {
@@ -382,20 +413,26 @@ impl Perception {
 
     /// The Chrome/Perfetto trace of every truck's device: one process per truck, one span
     /// per inference, with the compiled model's kernels inside it.
-    pub fn chrome_trace(&self) -> Result<serde_json::Value, DetectorError> {
+    /// Every truck's device as a Chrome/Perfetto trace: the detector's frames and, with
+    /// `planning`, the planner's plans queued behind them on the same device.
+    pub fn chrome_trace(
+        &self,
+        planning: Option<&crate::planning::Planning>,
+    ) -> Result<serde_json::Value, DetectorError> {
         let mut prof = npu::profiler::Profiler::default();
         let costs = self
             .detector
             .model
             .kernel_costs(1, &self.detector.profile)
             .map_err(|e| DetectorError::Run(e.to_string()))?;
-        for (k, s) in self.spans.iter().enumerate() {
+        let mut task = 0u64;
+        for s in &self.spans {
             prof.record(
                 npu::profiler::TaskSpan {
                     device: s.truck,
                     device_name: format!("truck {} {}", s.truck, self.detector.profile.name),
                     stream: 0,
-                    task: k as u64,
+                    task,
                     model: "detector".into(),
                     gear: 1,
                     requests: 1,
@@ -404,6 +441,31 @@ impl Perception {
                 },
                 &costs,
             );
+            task += 1;
+        }
+        if let Some(pl) = planning {
+            let costs = pl
+                .planner
+                .model
+                .kernel_costs(1, &pl.planner.profile)
+                .map_err(|e| DetectorError::Run(e.to_string()))?;
+            for s in &pl.spans {
+                prof.record(
+                    npu::profiler::TaskSpan {
+                        device: s.truck,
+                        device_name: format!("truck {} {}", s.truck, self.detector.profile.name),
+                        stream: 0,
+                        task,
+                        model: "planner".into(),
+                        gear: 1,
+                        requests: 1,
+                        start_us: s.start_us,
+                        end_us: s.end_us,
+                    },
+                    &costs,
+                );
+                task += 1;
+            }
         }
         Ok(prof.chrome_trace())
     }

@@ -18,6 +18,8 @@ pub struct TruckReport {
     pub state_s: std::collections::BTreeMap<&'static str, f64>,
     /// The truck's perception counters (sweeps, inferences, dropped frames, detections).
     pub perception: Option<crate::perceive::TruckPerceptionStats>,
+    /// The truck's planning counters (`null` without planning).
+    pub planning: Option<crate::planning::TruckPlanningStats>,
     /// The truck's safety supervisor interventions.
     pub supervisor: SupervisorReport,
 }
@@ -102,6 +104,8 @@ pub struct RunConfig {
     pub obstacles: usize,
     /// `null` when perception is off.
     pub perception: Option<PerceptionConfigEcho>,
+    /// The planning model's file; `null` when planning is off.
+    pub planning_model: Option<String>,
 }
 
 /// Perception's settings in [`RunConfig`].
@@ -167,6 +171,10 @@ pub struct Report {
     pub perception: Option<crate::perceive::PerceptionSummary>,
     /// Set when the detector failed during the run (every truck then stopped).
     pub perception_error: Option<String>,
+    /// Planning figures of the fleet (`null` without planning).
+    pub planning: Option<crate::planning::PlanningSummary>,
+    /// Set when the planner failed during the run (no more plans: every truck stopped).
+    pub planning_error: Option<String>,
     /// Safety supervisor interventions of the fleet, summed over the trucks.
     pub supervisor: SupervisorReport,
 }
@@ -203,6 +211,11 @@ impl Report {
                     final_state: t.brain.state().name(),
                     perception: w
                         .perception
+                        .as_ref()
+                        .and_then(|p| p.trucks.get(i))
+                        .map(|p| p.stats.clone()),
+                    planning: w
+                        .planning
                         .as_ref()
                         .and_then(|p| p.trucks.get(i))
                         .map(|p| p.stats.clone()),
@@ -331,6 +344,8 @@ impl Report {
             obstacle_collisions: w.safety.obstacle_collisions,
             perception: w.perception.as_ref().map(|p| p.summary()),
             perception_error: w.perception_error.clone(),
+            planning: w.planning.as_ref().map(|p| p.summary()),
+            planning_error: w.planning_error.clone(),
             supervisor,
         }
     }
@@ -407,6 +422,24 @@ impl Report {
             ("transport", self.link.transport.to_string()),
         ];
         let mut rows = rows;
+        if let Some(p) = &self.perception {
+            rows.push((
+                "NPU detector latency mean / p99",
+                format!(
+                    "{:.0} / {} µs ({} frames, {} dropped)",
+                    p.latency_us.mean, p.latency_us.p99, p.inferences, p.dropped_frames
+                ),
+            ));
+        }
+        if let Some(p) = &self.planning {
+            rows.push((
+                "NPU planner latency mean / p99",
+                format!(
+                    "{:.0} / {} µs ({} plans, {} queued behind the detector)",
+                    p.latency_us.mean, p.latency_us.p99, p.plans, p.queued
+                ),
+            ));
+        }
         if let Some(n) = &self.network {
             let k = &n.kpis;
             rows.push((

@@ -44,6 +44,8 @@ pub struct RunArgs {
     pub obstacles: Vec<perception::ObstacleSpec>,
     /// Perception on every truck, or none.
     pub perception: Option<crate::config::PerceptionSetup>,
+    /// The planning model on every truck's NPU (needs perception), or none.
+    pub planning: Option<crate::config::PlanningSetup>,
     /// Where to write the Chrome trace of every truck's NPU (needs perception).
     pub npu_trace: Option<std::path::PathBuf>,
     /// Where the inputs came from (echoed in the report).
@@ -70,6 +72,10 @@ impl RunArgs {
                 p.cfg.trace = self.npu_trace.is_some();
                 p
             }),
+            planning: self.planning.clone().map(|mut p| {
+                p.cfg.trace = self.npu_trace.is_some();
+                p
+            }),
             ..SimConfig::default()
         }
     }
@@ -92,6 +98,10 @@ impl RunArgs {
                 model_sha256: self.sources.model_sha256.clone().unwrap_or_default(),
                 precision: format!("{:?}", p.detector.precision).to_lowercase(),
             }),
+            planning_model: self
+                .planning
+                .as_ref()
+                .map(|p| p.planner.path.display().to_string()),
         }
     }
 }
@@ -166,7 +176,7 @@ pub fn run_shift(
     let w = world(&app);
     if let (Some(path), Some(p)) = (&args.npu_trace, &w.perception) {
         let trace = p
-            .chrome_trace()
+            .chrome_trace(w.planning.as_ref())
             .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
         let text = serde_json::to_string(&trace)
             .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
@@ -217,6 +227,7 @@ mod tests {
             auto_rearm_after: Some(SimDuration::from_secs(30)),
             obstacles: Vec::new(),
             perception: None,
+            planning: None,
             npu_trace: None,
             sources: Sources::default(),
             interrupt: None,
@@ -245,6 +256,7 @@ mod tests {
             auto_rearm_after: None,
             obstacles: Vec::new(),
             perception: None,
+            planning: None,
             npu_trace: None,
             sources: Sources::default(),
             interrupt: None,

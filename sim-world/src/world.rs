@@ -53,8 +53,12 @@ pub struct SimWorld {
     pub obstacles: ObstacleSet,
     /// Perception on every truck ([`crate::perceive`]), when the run has it.
     pub perception: Option<Perception>,
+    /// Planning on every truck's NPU (with perception).
+    pub planning: Option<crate::planning::Planning>,
     /// Set when the detector failed during the run; every truck then stops.
     pub perception_error: Option<String>,
+    /// Set when the planner failed during the run (no more plans: every truck stops).
+    pub planning_error: Option<String>,
     step_us: u64,
 }
 
@@ -112,6 +116,20 @@ impl SimWorld {
             .perception
             .as_ref()
             .map(|p| Perception::new(p.cfg.clone(), p.detector.clone(), cfg.trucks, cfg.seed));
+        if cfg.planning.is_some() && perception.is_none() {
+            return Err(SimError::Config(
+                "planning needs perception (it plans around the trucks' tracks)".into(),
+            ));
+        }
+        let planning = cfg
+            .planning
+            .as_ref()
+            .map(|p| crate::planning::Planning::new(p.cfg.clone(), p.planner.clone(), cfg.trucks));
+        if planning.is_some() {
+            for t in &mut trucks {
+                t.brain.expect_plans(true);
+            }
+        }
         let transport = crate::net::make_transport(&site, &cfg)?;
         let step_us = (1e6 / cfg.physics_hz).round() as u64;
         Ok(SimWorld {
@@ -134,7 +152,9 @@ impl SimWorld {
             safety: SafetyMonitor::new(cfg.trucks),
             obstacles,
             perception,
+            planning,
             perception_error: None,
+            planning_error: None,
             step_us,
             cfg,
         })
@@ -171,6 +191,16 @@ impl SimWorld {
                 &mut self.trucks,
             ) {
                 self.perception_error.get_or_insert(e.to_string());
+            }
+            if let Some(pl) = self
+                .planning
+                .as_mut()
+                .filter(|_| self.planning_error.is_none())
+            {
+                if let Err(e) = pl.step(now, &self.site, &self.physics, p, &mut self.trucks) {
+                    // No plans arrive: every supervisor slows and stops its truck.
+                    self.planning_error.get_or_insert(e.to_string());
+                }
             }
         }
         if self.perception_error.is_some() {

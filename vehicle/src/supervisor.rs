@@ -290,6 +290,18 @@ impl Supervisor {
         self.plan_made = Some(self.plan_made.map_or(made, |m| m.max(made)));
     }
 
+    /// The truck has no road to plan for (no route): no plan is due, so none is stale; the
+    /// next route starts the clock again ([`Supervisor::plan_due_from`]).
+    pub fn plan_not_due(&mut self) {
+        self.plan_made = None;
+    }
+
+    /// A plan is due from `now` on (a new route while a planner is expected): with no plan by
+    /// the stale bounds the truck slows and stops as if the last plan had been made now.
+    pub fn plan_due_from(&mut self, now: SimTime) {
+        self.plan_made = Some(now);
+    }
+
     pub fn log(&self) -> &[SupervisorEvent] {
         &self.log
     }

@@ -119,7 +119,53 @@ pub struct Truck {
     /// Target offset left of the route's centreline, m ([`Truck::set_lateral_offset`]).
     lateral_offset_m: f64,
     last_step: Option<SimTime>,
+    /// The plan the truck follows ([`Truck::set_plan`]).
+    plan: Option<FollowPlan>,
+    /// A planner serves this truck ([`Truck::expect_plans`]).
+    plans_expected: bool,
 }
+
+/// What the truck keeps of the planner's latest plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowPlan {
+    /// Time of the plan's input.
+    pub made: SimTime,
+    /// Route the plan was made on.
+    pub route: RouteId,
+    /// Target offset left of the lane centre, m.
+    pub offset_m: f64,
+    /// The chosen speed profile: (time from `made`, s; speed, m/s).
+    pub speeds: Vec<(f64, f64)>,
+    /// Where a stopping profile brings the centre to rest, m of route distance.
+    pub stop_s_m: Option<f64>,
+}
+
+impl FollowPlan {
+    /// The profile's speed `t` seconds after the plan was made (held after its last point).
+    pub fn speed_at(&self, t: f64) -> f64 {
+        let Some(&(t0, v0)) = self.speeds.first() else {
+            return 0.0;
+        };
+        if t <= t0 {
+            return v0;
+        }
+        for w in self.speeds.windows(2) {
+            let ((ta, va), (tb, vb)) = (w[0], w[1]);
+            if t <= tb {
+                let f = if tb > ta { (t - ta) / (tb - ta) } else { 1.0 };
+                return va + f * (vb - va);
+            }
+        }
+        self.speeds.last().map_or(0.0, |p| p.1)
+    }
+}
+
+/// A plan older than this is not followed (the supervisor slows and stops the truck on its
+/// own bounds), s.
+pub const PLAN_MAX_AGE_S: f64 = 1.0;
+/// The speed target is the plan's speed this far ahead of now, s: the speed controller's
+/// lead, so a profile that accelerates is not followed one control step late.
+pub const PLAN_LEAD_S: f64 = 0.8;
 
 /// Position 1-sigma a truck assumes until told otherwise, m (a good RTK GNSS fix).
 pub const DEFAULT_POS_SIGMA_M: f64 = 0.05;
@@ -161,6 +207,8 @@ impl Truck {
             },
             pos_sigma_m: DEFAULT_POS_SIGMA_M,
             lateral_offset_m: 0.0,
+            plan: None,
+            plans_expected: false,
             last_step: None,
         }
     }
@@ -206,6 +254,63 @@ impl Truck {
     /// the updates slows and then stops the truck (stale perception).
     pub fn set_tracks(&mut self, now: SimTime, tracks: &[TrackView], age_us: u64) {
         self.supervisor.set_tracks(now, tracks, age_us);
+    }
+
+    /// A planner serves this truck: from every new route on, the supervisor expects plans
+    /// (none by its bounds slows and then stops the truck).
+    pub fn expect_plans(&mut self, on: bool) {
+        self.plans_expected = on;
+    }
+
+    /// The planner's plan, usable from `now` (its latency has passed): the truck follows its
+    /// lateral offset and speed profile (never faster than its own speed planner allows, and
+    /// never past its stopping point) while it is at most [`PLAN_MAX_AGE_S`] old and made on
+    /// the current route. A stopping profile's rest point becomes a stopping point.
+    pub fn set_plan(&mut self, now: SimTime, plan: &crate::planner::Plan) {
+        let Some(route) = self.route_id() else {
+            return;
+        };
+        let chosen = plan.chosen_candidate();
+        self.plan = Some(FollowPlan {
+            made: plan.time,
+            route,
+            offset_m: if plan.target_offset_m.is_finite() {
+                plan.target_offset_m
+            } else {
+                0.0
+            },
+            speeds: plan
+                .points
+                .iter()
+                .filter(|p| p.t_s.is_finite() && p.v_mps.is_finite())
+                .map(|p| (p.t_s, p.v_mps.max(0.0)))
+                .collect(),
+            stop_s_m: chosen
+                .filter(|c| c.profile.is_stop() && c.stop_s_m.is_finite())
+                .map(|c| c.stop_s_m),
+        });
+        self.supervisor
+            .set_plan_age(now, now.0.saturating_sub(plan.time.0));
+    }
+
+    /// The plan being followed, if any.
+    pub fn plan(&self) -> Option<&FollowPlan> {
+        self.plan.as_ref()
+    }
+
+    /// Route distance the truck's centre must stop at: the end of its permission, of its
+    /// route, or short of a perceived obstacle; `None` without a route.
+    pub fn stop_point_m(&self) -> Option<f64> {
+        let route = self.route.as_ref()?;
+        let perm_end = match self.permission {
+            Some(g) if g.route == route.route.id => g.until_m,
+            _ => self.progress,
+        };
+        let mut stop = perm_end.min(route.length);
+        if let Some(d) = self.obstacle_ahead_m {
+            stop = stop.min(self.progress + d - 0.5 * self.params.length_m - OBSTACLE_STANDOFF_M);
+        }
+        Some(stop)
     }
 
     /// A planner's report at `now`: its current plan was made `age_us` ago. Once a planner
@@ -368,6 +473,10 @@ impl Truck {
                         );
                         self.progress = d;
                         self.route = Some(path);
+                        self.plan = None;
+                        if self.plans_expected {
+                            self.supervisor.plan_due_from(now);
+                        }
                         self.permission = None;
                         self.task = Some(*task);
                         self.load_reported = false;
@@ -507,6 +616,8 @@ impl Truck {
                             }
                             self.task = None;
                             self.route = None;
+                            self.plan = None;
+                            self.supervisor.plan_not_due();
                             self.permission = None;
                             self.set_state(now, MissionState::Idle, out);
                             self.next_work_request = now;
@@ -552,6 +663,15 @@ impl Truck {
         let net = &self.site.roads;
         let here = route.point_at(self.progress, net);
 
+        // The planner's plan, while it is fresh and made on this route.
+        let follow = self
+            .plan
+            .as_ref()
+            .filter(|f| f.route == route.route.id)
+            .map(|f| (f, now.since(f.made).as_secs_f64()))
+            .filter(|(_, age)| *age <= PLAN_MAX_AGE_S);
+        let offset = follow.map_or(self.lateral_offset_m, |(f, _)| f.offset_m);
+
         // Steering: the lateral controller on the route (and the planner's offset).
         let steer = self
             .controller
@@ -564,7 +684,7 @@ impl Truck {
                 [sensed.pos[0], sensed.pos[1]],
                 sensed.heading,
                 v,
-                self.lateral_offset_m,
+                offset,
             )
             .steer;
 
@@ -591,6 +711,9 @@ impl Truck {
         if let Some(s) = verdict.stop_point {
             stop_at = stop_at.min(s);
         }
+        if let Some(s) = follow.and_then(|(f, _)| f.stop_s_m) {
+            stop_at = stop_at.min(s);
+        }
         let to_stop = stop_at - self.progress - STOP_MARGIN_M;
 
         // Braking ability over the stretch ahead: gravity on the steepest downgrade helps the
@@ -613,6 +736,9 @@ impl Truck {
         let mut v_target = v_max
             .min(Self::reachable(0.0, to_stop, decel))
             .min(verdict.speed_cap);
+        if let Some((f, age)) = follow {
+            v_target = v_target.min(f.speed_at(age + PLAN_LEAD_S));
+        }
         if !may_move || expired || to_stop <= 0.0 {
             v_target = 0.0;
         }
