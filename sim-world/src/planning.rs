@@ -18,6 +18,7 @@
 use crate::perceive::{Figures, InferenceSpan, Perception, Samples, FLEET_MARGIN_M};
 use crate::physics::Physics;
 use crate::truck::TruckSim;
+use rayon::prelude::*;
 use serde::Serialize;
 use site::{SimTime, Site};
 use std::sync::Arc;
@@ -171,8 +172,20 @@ impl Planning {
         if inputs.is_empty() {
             return Ok(());
         }
-        // 3. The numerics of every plan due now, batched.
-        let plans = self.planner.plan_batch(&inputs)?;
+        // 3. The numerics of every plan due now, batched, the batch split over the host's
+        // threads (results in input order; no simulated time depends on it).
+        let per = inputs
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(1);
+        let parts: Vec<Result<Vec<Plan>, PlanError>> = inputs
+            .par_chunks(per)
+            .map(|c| self.planner.plan_batch(c))
+            .collect();
+        let mut plans = Vec::with_capacity(inputs.len());
+        for part in parts {
+            plans.extend(part?);
+        }
         let lat = self.planner.latency_us();
         for (i, plan) in due.into_iter().zip(plans) {
             let dev = &mut perception.trucks[i];
