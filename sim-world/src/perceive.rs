@@ -328,16 +328,7 @@ impl Perception {
         // 4. The closest obstacle in each truck's lane.
         // Where the fleet's trucks are (their telemetry, which the dispatcher shares): a
         // track on one of them is the block permissions' business, not an obstacle.
-        let fleet: Vec<([f64; 2], f64)> = trucks
-            .iter()
-            .map(|t| {
-                let st = physics.state(t.body);
-                (
-                    [st.pos[0], st.pos[1]],
-                    0.5 * t.brain.params.length_m + FLEET_MARGIN_M,
-                )
-            })
-            .collect();
+        let fleet = fleet_footprints(trucks, physics);
         for (i, t) in trucks.iter_mut().enumerate() {
             let st = physics.state(t.body);
             let p = &mut self.trucks[i];
@@ -349,27 +340,20 @@ impl Perception {
             if std::mem::take(&mut p.fresh) {
                 // The supervisor's view: confirmed tracks that are neither the fleet's own
                 // trucks nor the mapped loaders, with the age of the frame behind them.
-                let views: Vec<vehicle::TrackView> =
-                    p.tracker
-                        .confirmed()
-                        .filter(|tr| {
-                            !others
-                                .clone()
-                                .any(|(c, r)| (c[0] - tr.x).hypot(c[1] - tr.y) < r)
-                                && !site.loaders.iter().any(|l| {
-                                    (l.pos[0] - tr.x).hypot(l.pos[1] - tr.y) < LOADER_IGNORE_M
-                                })
-                        })
-                        .map(|tr| vehicle::TrackView {
-                            x: tr.x,
-                            y: tr.y,
-                            vx: tr.vx,
-                            vy: tr.vy,
-                            length: tr.length,
-                            width: tr.width,
-                            confirmed: tr.confirmed,
-                        })
-                        .collect();
+                let views: Vec<vehicle::TrackView> = p
+                    .tracker
+                    .confirmed()
+                    .filter(|tr| is_obstacle_track(site, &fleet, i, tr.x, tr.y))
+                    .map(|tr| vehicle::TrackView {
+                        x: tr.x,
+                        y: tr.y,
+                        vx: tr.vx,
+                        vy: tr.vy,
+                        length: tr.length,
+                        width: tr.width,
+                        confirmed: tr.confirmed,
+                    })
+                    .collect();
                 let age = now_us.saturating_sub(p.detections_frame_us);
                 t.brain.set_tracks(now, &views, age);
             }
@@ -543,6 +527,40 @@ pub const BLIND_OBJECT_M: f64 = 0.5;
 pub const FORGET_US: u64 = 1_000_000;
 
 /// Updates a truck's obstacle memory from its confirmed stationary tracks in the corridor.
+/// Where the fleet's trucks are (their telemetry, which the dispatcher shares) and how far
+/// from each centre a track is that truck.
+pub(crate) fn fleet_footprints(trucks: &[TruckSim], physics: &Physics) -> Vec<([f64; 2], f64)> {
+    trucks
+        .iter()
+        .map(|t| {
+            let st = physics.state(t.body);
+            (
+                [st.pos[0], st.pos[1]],
+                0.5 * t.brain.params.length_m + FLEET_MARGIN_M,
+            )
+        })
+        .collect()
+}
+
+/// A track at (`x`, `y`) seen by truck `me` is an obstacle for its supervisor and planner:
+/// it is none of the fleet's other trucks and not a mapped loader.
+pub(crate) fn is_obstacle_track(
+    site: &Site,
+    fleet: &[([f64; 2], f64)],
+    me: usize,
+    x: f64,
+    y: f64,
+) -> bool {
+    !fleet
+        .iter()
+        .enumerate()
+        .any(|(k, (c, r))| k != me && (c[0] - x).hypot(c[1] - y) < *r)
+        && !site
+            .loaders
+            .iter()
+            .any(|l| (l.pos[0] - x).hypot(l.pos[1] - y) < LOADER_IGNORE_M)
+}
+
 fn remember(
     site: &Site,
     t: &TruckSim,

@@ -15,7 +15,9 @@
 //! confirmed tracks that are neither the fleet's own trucks (their shared positions; the
 //! block permissions keep trucks apart) nor the mapped loaders.
 
-use crate::perceive::{Figures, InferenceSpan, Perception, Samples, FLEET_MARGIN_M};
+use crate::perceive::{
+    fleet_footprints, is_obstacle_track, Figures, InferenceSpan, Perception, Samples,
+};
 use crate::physics::Physics;
 use crate::truck::TruckSim;
 use rayon::prelude::*;
@@ -114,16 +116,7 @@ impl Planning {
             }
         }
         // 2. Plans that are due: inputs from the truck's state and its perception.
-        let fleet: Vec<([f64; 2], f64)> = trucks
-            .iter()
-            .map(|t| {
-                let st = physics.state(t.body);
-                (
-                    [st.pos[0], st.pos[1]],
-                    0.5 * t.brain.params.length_m + FLEET_MARGIN_M,
-                )
-            })
-            .collect();
+        let fleet = fleet_footprints(trucks, physics);
         let period = self.cfg.period_us.max(1);
         let mut due = Vec::new();
         let mut inputs = Vec::new();
@@ -144,16 +137,7 @@ impl Planning {
             let tracks: Vec<PlanTrack> = perception.trucks[i]
                 .tracker
                 .confirmed()
-                .filter(|tr| {
-                    !fleet
-                        .iter()
-                        .enumerate()
-                        .any(|(k, (c, r))| k != i && (c[0] - tr.x).hypot(c[1] - tr.y) < *r)
-                        && !site.loaders.iter().any(|l| {
-                            (l.pos[0] - tr.x).hypot(l.pos[1] - tr.y)
-                                < crate::perceive::LOADER_IGNORE_M
-                        })
-                })
+                .filter(|tr| is_obstacle_track(site, &fleet, i, tr.x, tr.y))
                 .filter_map(|tr| PlanTrack::from_track(tr, now_us))
                 .collect();
             inputs.push(PlanInput {
