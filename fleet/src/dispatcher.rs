@@ -1,5 +1,6 @@
 //! The dispatcher state machine.
 
+use crate::manned::MannedFleet;
 use crate::permits::{extend, Claim, ClaimIndex, Extension};
 use crate::routing::Router;
 use site::ids::{DumpId, LaneId, LoaderId, RouteId, TruckId};
@@ -155,6 +156,8 @@ pub struct Dispatcher {
     outbox: Vec<DownMsg>,
     events: Vec<FleetEvent>,
     pub rejected: u64,
+    /// Manned vehicles in the same reservation system ([`crate::manned`]).
+    manned: MannedFleet,
 }
 
 impl Dispatcher {
@@ -174,11 +177,29 @@ impl Dispatcher {
             outbox: Vec::new(),
             events: Vec::new(),
             rejected: 0,
+            manned: MannedFleet::default(),
         }
     }
 
     pub fn trucks(&self) -> &BTreeMap<TruckId, TruckView> {
         &self.trucks
+    }
+
+    /// The manned vehicles the dispatcher knows.
+    pub fn manned(&self) -> &MannedFleet {
+        &self.manned
+    }
+
+    /// One report from a manned vehicle's fleet tablet ([`crate::manned`]).
+    pub fn tablet(&mut self, now: SimTime, report: &site::protocol::tablet::TabletReport) {
+        let site = self.site.clone();
+        self.manned
+            .handle(now, report, &site, &self.router, &mut self.next_route);
+    }
+
+    /// Takes the replies to the manned vehicles' tablets.
+    pub fn poll_tablet_outbox(&mut self) -> Vec<site::protocol::tablet::TabletReply> {
+        self.manned.poll_outbox()
     }
 
     /// Takes the events logged since the last call.
@@ -512,6 +533,7 @@ impl Dispatcher {
     /// Watchdog: a truck not heard from for `lost_after` is marked lost (its road stays
     /// frozen until it is heard again).
     fn watch_links(&mut self, now: SimTime) {
+        self.manned.watch(now, &self.cfg);
         let lost: Vec<TruckId> = self
             .trucks
             .iter()
@@ -594,13 +616,20 @@ impl Dispatcher {
                 }
             }
         }
+        // Manned vehicles first: their claims are in the index before any truck's grant
+        // grows, and their grants grow before the trucks' (trucks yield to them).
+        // `trucks_only` is the same index without them, to tell when a truck is held by one.
+        let mut trucks_only = (!self.manned.is_empty()).then(|| index.clone());
+        let dt = self.manned.tick_dt(now);
+        let site = self.site.clone();
+        self.manned.insert_claims(&self.cfg, &site, &mut index);
+        self.manned.extend_grants(now, &self.cfg, &site, &mut index);
         let mut order: Vec<(SimTime, TruckId)> = self
             .trucks
             .iter()
             .map(|(id, v)| (v.blocked_since.unwrap_or(SimTime(u64::MAX)), *id))
             .collect();
         order.sort();
-        let site = self.site.clone();
         for (_, id) in order {
             let Some(v) = self.trucks.get(&id) else {
                 continue;
@@ -620,6 +649,15 @@ impl Dispatcher {
                 want,
             };
             let new = extend(&site, &req, &index);
+            if let Some(alone) = &trucks_only {
+                if new + 1.0 < want && extend(&site, &req, alone) > new + 1.0 {
+                    // Held short by a manned vehicle's claim.
+                    self.manned.stats.truck_held_s += dt;
+                    if v.telemetry.is_some_and(|t| t.speed.abs() < 0.5) {
+                        self.manned.stats.truck_waited_s += dt;
+                    }
+                }
+            }
             let changed = new > v.granted + 1e-6;
             let stale = v
                 .last_grant_sent
@@ -640,6 +678,10 @@ impl Dispatcher {
             if let Some(c) = new_claim {
                 index.remove(id, &v.claim);
                 index.insert(id, &c);
+                if let Some(alone) = &mut trucks_only {
+                    alone.remove(id, &v.claim);
+                    alone.insert(id, &c);
+                }
                 v.claim = c;
             }
             if changed || stale {

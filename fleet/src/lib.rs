@@ -16,6 +16,10 @@
 //! - **Watchdog**: a truck not heard from for 2 s is marked lost and the road it holds stays
 //!   frozen until it is heard again.
 //!
+//! - **Manned vehicles** report through fleet tablets and hold claims and grants in the same
+//!   index; their claims go in first and their grants grow first, so trucks yield to them
+//!   ([`manned`]).
+//!
 //! Architecture invariant: **no two trucks ever hold overlapping road.** (`tests/` has a
 //! property test that drives random fleets and checks it after every tick.)
 //!
@@ -24,6 +28,8 @@
 //! - [`dispatcher`]: [`Dispatcher`], its configuration, truck views and event log; `tick` runs
 //!   its phases in one fixed order (watchdog, re-arm policy, assignment, permissions,
 //!   heartbeats).
+//! - [`manned`]: manned vehicles (light vehicles, water carts) in the same reservation
+//!   system, from their fleet tablets' reports; trucks yield to them.
 //! - [`permits`]: claims, the claim index and [`permits::extend`], one truck's grant against
 //!   everyone else's claims.
 //! - [`routing`]: [`routing::Router`], A* on the lane graph by travel time.
@@ -33,6 +39,7 @@
 //!   the crate depends on `site`, `petgraph`, `serde` and `thiserror` only, and does no IO.
 
 pub mod dispatcher;
+pub mod manned;
 pub mod permits;
 pub mod routing;
 #[cfg(feature = "server")]

@@ -50,6 +50,7 @@ impl Claim {
 }
 
 /// Everyone's claims, indexed by lane for fast look-ups.
+#[derive(Clone, Debug)]
 pub struct ClaimIndex {
     by_lane: Vec<Vec<(TruckId, f64, f64)>>,
 }

@@ -28,6 +28,36 @@ pub struct SimConfig {
     pub perception: Option<PerceptionSetup>,
     /// The planning model on every truck's NPU (needs perception), or none.
     pub planning: Option<PlanningSetup>,
+    /// Manned vehicles on the roads ([`crate::traffic`]); none by default.
+    pub traffic: TrafficConfig,
+}
+
+/// Manned traffic of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficConfig {
+    pub light_vehicles: usize,
+    pub water_carts: usize,
+    /// How often a fleet tablet reports.
+    pub report_period: SimDuration,
+    /// How long a driver stays at a destination, s (uniform between the two).
+    pub dwell_s: (f64, f64),
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        TrafficConfig {
+            light_vehicles: 0,
+            water_carts: 0,
+            report_period: SimDuration::from_secs(1),
+            dwell_s: (10.0, 30.0),
+        }
+    }
+}
+
+impl TrafficConfig {
+    pub fn vehicles(&self) -> usize {
+        self.light_vehicles + self.water_carts
+    }
 }
 
 /// How planning runs.
@@ -79,6 +109,7 @@ impl Default for SimConfig {
             network: NetworkChoice::InMemory,
             obstacles: Vec::new(),
             perception: None,
+            traffic: TrafficConfig::default(),
         }
     }
 }

@@ -15,6 +15,9 @@
 //! - [`physics`]: the rapier3d world: terrain collider, truck bodies driven by tyre forces.
 //! - [`obstacles`]: [`obstacles::ObstacleSet`], obstacles appearing as fixed boxes in the
 //!   physics world at their time.
+//! - [`traffic`]: manned light vehicles and water carts driving the roads by simple rules,
+//!   kinematic bodies in the physics world, reporting through fleet tablets and driving by
+//!   the dispatcher's grants.
 //! - [`lidar`]: the ray-cast roof lidar over the physics world ([`lidar::cast_scan`]).
 //! - [`scene`]: what the sensors see as boxes (trucks, loaders, obstacles) and random
 //!   obstacles.
@@ -59,6 +62,7 @@ pub mod run;
 pub mod safety;
 pub mod scene;
 pub mod site_work;
+pub mod traffic;
 pub mod truck;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -40,6 +40,8 @@ pub enum Hit {
     Obstacle(usize),
     /// Dust back-scatter.
     Clutter,
+    /// A manned vehicle (its index in [`Physics::manned`]).
+    Manned(usize),
 }
 
 /// One sweep of `truck`'s lidar at dust level `dust` (0–1), stamped `t_us`. A truck index
@@ -145,6 +147,8 @@ fn classify(physics: &Physics, c: ColliderHandle) -> Hit {
         Hit::Truck(t)
     } else if let Some(&o) = physics.obstacle_of_collider.get(&c) {
         Hit::Obstacle(o)
+    } else if let Some(&m) = physics.manned_of_collider.get(&c) {
+        Hit::Manned(m)
     } else if physics.is_loader(c) {
         Hit::Loader
     } else {

@@ -115,6 +115,12 @@ struct RunCmd {
     /// Simulated duration, e.g. 90s, 15m, 1h.
     #[arg(long, default_value = "1h", value_parser = parse_duration, allow_hyphen_values = true)]
     duration: SimDuration,
+    /// Manned light vehicles on the roads (fleet tablets, the dispatcher's permissions).
+    #[arg(long, default_value_t = 0, value_parser = parse_manned, allow_hyphen_values = true)]
+    light_vehicles: usize,
+    /// Manned water carts on the roads.
+    #[arg(long, default_value_t = 0, value_parser = parse_manned, allow_hyphen_values = true)]
+    water_carts: usize,
     /// Write the JSON report here (checked before the run starts; written also when the run
     /// is interrupted or fails an expectation).
     #[arg(long)]
@@ -441,6 +447,10 @@ enum SiteCommand {
     Check { file: PathBuf },
 }
 
+fn parse_manned(s: &str) -> Result<usize, String> {
+    site::cli::count_in(s, "manned vehicles", 0, 200).map(|n| n as usize)
+}
+
 fn parse_trucks(s: &str) -> Result<usize, String> {
     let n: i64 = s
         .trim()
@@ -699,6 +709,11 @@ fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
         network: cmd.network(),
         auto_rearm_after: cmd.auto_rearm.0,
         obstacles,
+        traffic: sim_world::config::TrafficConfig {
+            light_vehicles: cmd.light_vehicles,
+            water_carts: cmd.water_carts,
+            ..Default::default()
+        },
         perception,
         planning,
         npu_trace: cmd.npu_trace.clone(),

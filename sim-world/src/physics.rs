@@ -56,6 +56,25 @@ pub struct Physics {
     pub params: TruckParams,
     /// Obstacle id (see [`Physics::add_obstacle`]) of each obstacle collider.
     pub obstacle_of_collider: std::collections::HashMap<ColliderHandle, usize>,
+    /// Manned vehicles' kinematic bodies ([`Physics::add_manned`]), in vehicle order.
+    pub manned: Vec<MannedBody>,
+    pub manned_of_collider: std::collections::HashMap<ColliderHandle, usize>,
+}
+
+/// A manned vehicle's body: a kinematic box the trucks' chassis boxes touch and the lidar
+/// sees, moved to where its driver puts it ([`Physics::place_manned`]).
+#[derive(Clone, Copy, Debug)]
+pub struct MannedBody {
+    pub body: RigidBodyHandle,
+    pub collider: ColliderHandle,
+    /// Length, width, height, m.
+    pub size: [f64; 3],
+    pub class: perception::ObstacleClass,
+    /// Ground point under its centre and its heading, as last placed.
+    pub pos: [f64; 3],
+    pub heading: f64,
+    /// In the world ([`Physics::set_manned_enabled`]).
+    pub enabled: bool,
 }
 
 /// A truck's pose and motion as the sensors see it.
@@ -108,6 +127,8 @@ impl Physics {
             truck_of_collider: Default::default(),
             params,
             obstacle_of_collider: Default::default(),
+            manned: Vec::new(),
+            manned_of_collider: Default::default(),
         }
     }
 
@@ -386,5 +407,127 @@ impl Physics {
             let m = c.collision_groups().memberships;
             m.contains(MACHINES) && !m.contains(OBSTACLES)
         })
+    }
+}
+
+/// Manned vehicles ([`crate::traffic`]): kinematic boxes in the machines' group (chassis boxes
+/// touch them, lidar rays hit them), placed by their drivers each step.
+impl Physics {
+    /// Adds a manned vehicle of `size` (length, width, height) on the ground at `pos` facing
+    /// `heading`; returns its index.
+    pub fn add_manned(
+        &mut self,
+        pos: [f64; 3],
+        heading: f64,
+        size: [f64; 3],
+        class: perception::ObstacleClass,
+    ) -> usize {
+        let body = RigidBodyBuilder::kinematic_position_based()
+            .translation(to_physics([pos[0], pos[1], pos[2] + size[2] / 2.0]))
+            .rotation(Vector::new(0.0, heading as f32, 0.0))
+            .build();
+        let collider = ColliderBuilder::cuboid(
+            (size[0] / 2.0) as f32,
+            (size[2] / 2.0) as f32,
+            (size[1] / 2.0) as f32,
+        )
+        .friction(0.0)
+        .restitution(0.0)
+        .collision_groups(InteractionGroups::new(
+            MACHINES | OBSTACLES,
+            CHASSIS,
+            InteractionTestMode::And,
+        ))
+        .build();
+        let (body, collider) = self.world.insert(body, collider);
+        let k = self.manned.len();
+        self.manned.push(MannedBody {
+            body,
+            collider,
+            size,
+            class,
+            pos,
+            heading,
+            enabled: true,
+        });
+        self.manned_of_collider.insert(collider, k);
+        k
+    }
+
+    /// Where manned vehicle `k` will be after the next step (ground point and heading).
+    pub fn place_manned(&mut self, k: usize, pos: [f64; 3], heading: f64) {
+        let Some(m) = self.manned.get_mut(k) else {
+            return;
+        };
+        m.pos = pos;
+        m.heading = heading;
+        if let Some(b) = self.world.bodies.get_mut(m.body) {
+            b.set_next_kinematic_translation(to_physics([
+                pos[0],
+                pos[1],
+                pos[2] + m.size[2] / 2.0,
+            ]));
+            b.set_next_kinematic_rotation(rapier3d::math::Rotation::from_scaled_axis(Vector::new(
+                0.0,
+                heading as f32,
+                0.0,
+            )));
+        }
+    }
+
+    /// Takes manned vehicle `k` out of contacts and sensing (or back in).
+    pub fn set_manned_enabled(&mut self, k: usize, on: bool) {
+        let Some(m) = self.manned.get_mut(k) else {
+            return;
+        };
+        m.enabled = on;
+        if let Some(c) = self.world.colliders.get_mut(m.collider) {
+            c.set_enabled(on);
+        }
+    }
+
+    /// Closest distance between truck `t`'s body and manned vehicle `k`'s, m.
+    pub fn truck_manned_distance(&self, t: usize, k: usize) -> f64 {
+        let (Some(ca), Some(cb)) = (
+            self.trucks
+                .get(t)
+                .and_then(|x| self.world.colliders.get(x.1)),
+            self.manned
+                .get(k)
+                .and_then(|m| self.world.colliders.get(m.collider)),
+        ) else {
+            return f64::INFINITY;
+        };
+        query::distance(ca.position(), ca.shape(), cb.position(), cb.shape())
+            .map(|d| d.distance as f64)
+            .unwrap_or(f64::INFINITY)
+    }
+
+    /// (truck, manned vehicle) pairs whose bodies are in contact now.
+    pub fn truck_manned_contacts(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for pair in self.world.narrow_phase.contact_pairs() {
+            if !pair.has_any_active_contact() {
+                continue;
+            }
+            let (c1, c2) = (pair.collider1, pair.collider2);
+            let hit = match (
+                self.truck_of_collider.get(&c1),
+                self.manned_of_collider.get(&c2),
+            ) {
+                (Some(&t), Some(&m)) => Some((t, m)),
+                _ => match (
+                    self.truck_of_collider.get(&c2),
+                    self.manned_of_collider.get(&c1),
+                ) {
+                    (Some(&t), Some(&m)) => Some((t, m)),
+                    _ => None,
+                },
+            };
+            out.extend(hit);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }

@@ -177,6 +177,80 @@ pub struct Report {
     pub planning_error: Option<String>,
     /// Safety supervisor interventions of the fleet, summed over the trucks.
     pub supervisor: SupervisorReport,
+    /// Manned vehicles on the roads (absent when the run has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficReport>,
+}
+
+/// Manned traffic (light vehicles, water carts) and the trucks around it.
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct TrafficReport {
+    /// Per kind (`light_vehicle`, `water_cart`): how many and the km they drove.
+    pub per_kind: std::collections::BTreeMap<&'static str, MannedKindReport>,
+    pub km_driven: f64,
+    /// Routes the dispatcher gave manned vehicles.
+    pub routes: u64,
+    pub tablet_reports: u64,
+    /// Closest truck body to manned vehicle body, m; `null` when none came within 40 m.
+    pub truck_closest_approach_m: Option<f64>,
+    /// Truck–manned-vehicle contacts begun.
+    pub truck_contacts: u64,
+    /// Truck–manned pairs that began to hold overlapping road (independent monitor).
+    pub claim_overlaps: u64,
+    /// Steps a manned vehicle was past its own grant.
+    pub manned_past_grant_steps: u64,
+    /// Truck-seconds a truck's grant was held short by a manned vehicle's claim.
+    pub truck_held_s: f64,
+    /// Of those, seconds the truck stood still waiting.
+    pub truck_waited_s: f64,
+    /// Seconds manned vehicles stood waiting for a grant, summed.
+    pub manned_waited_s: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct MannedKindReport {
+    pub count: usize,
+    pub km: f64,
+}
+
+impl TrafficReport {
+    fn of(w: &SimWorld) -> Option<TrafficReport> {
+        let t = &w.traffic;
+        if t.vehicles.is_empty() {
+            return None;
+        }
+        let m = &w.safety.manned;
+        let st = &w.dispatcher.manned().stats;
+        let per_kind: std::collections::BTreeMap<&'static str, MannedKindReport> = t
+            .per_kind()
+            .into_iter()
+            .map(|(k, count, km)| {
+                (
+                    k.name(),
+                    MannedKindReport {
+                        count,
+                        km: round(km, 3),
+                    },
+                )
+            })
+            .collect();
+        Some(TrafficReport {
+            km_driven: round(per_kind.values().map(|k| k.km).sum(), 3),
+            per_kind,
+            routes: st.routes,
+            tablet_reports: t.link.reports,
+            truck_closest_approach_m: m
+                .min_distance_m
+                .is_finite()
+                .then(|| round(m.min_distance_m, 3)),
+            truck_contacts: m.contacts,
+            claim_overlaps: m.claim_overlaps,
+            manned_past_grant_steps: m.past_grant_steps,
+            truck_held_s: round(st.truck_held_s, 1),
+            truck_waited_s: round(st.truck_waited_s, 1),
+            manned_waited_s: round(t.vehicles.iter().map(|v| v.waited_s).sum(), 1),
+        })
+    }
 }
 
 /// The report's JSON Schema (draft 2020-12), generated from these types; committed as
@@ -347,6 +421,7 @@ impl Report {
             planning: w.planning.as_ref().map(|p| p.summary()),
             planning_error: w.planning_error.clone(),
             supervisor,
+            traffic: TrafficReport::of(w),
         }
     }
 

@@ -42,6 +42,8 @@ pub struct RunArgs {
     pub auto_rearm_after: Option<SimDuration>,
     /// Obstacles placed in the world.
     pub obstacles: Vec<perception::ObstacleSpec>,
+    /// Manned vehicles (`--light-vehicles`, `--water-carts`).
+    pub traffic: crate::config::TrafficConfig,
     /// Perception on every truck, or none.
     pub perception: Option<crate::config::PerceptionSetup>,
     /// The planning model on every truck's NPU (needs perception), or none.
@@ -68,6 +70,7 @@ impl RunArgs {
                 ..fleet::DispatcherConfig::default()
             },
             obstacles: self.obstacles.clone(),
+            traffic: self.traffic.clone(),
             perception: self.perception.clone().map(|mut p| {
                 p.cfg.trace = self.npu_trace.is_some();
                 p
@@ -225,6 +228,7 @@ mod tests {
             network: NetworkChoice::InMemory,
             auto_rearm_after: Some(SimDuration::from_secs(30)),
             obstacles: Vec::new(),
+            traffic: Default::default(),
             perception: None,
             planning: None,
             npu_trace: None,
@@ -254,6 +258,7 @@ mod tests {
             network: NetworkChoice::InMemory,
             auto_rearm_after: None,
             obstacles: Vec::new(),
+            traffic: Default::default(),
             perception: None,
             planning: None,
             npu_trace: None,

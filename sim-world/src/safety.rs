@@ -26,6 +26,24 @@ pub struct SafetyMonitor {
     touching_obstacles: Vec<(usize, usize)>,
     /// Per truck: past its grant at the last check.
     in_violation: Vec<bool>,
+    /// Truck–manned-vehicle figures ([`SafetyMonitor::manned`]).
+    pub manned: MannedSafety,
+}
+
+/// Trucks and manned vehicles, measured from the physics and from what each side holds.
+#[derive(Clone, Debug, Default)]
+pub struct MannedSafety {
+    /// Truck–manned-vehicle contacts begun.
+    pub contacts: u64,
+    /// Closest truck body to manned body distance, m (infinite before any came within 40 m).
+    pub min_distance_m: f64,
+    /// Truck–manned pairs that began to hold overlapping road: each side's road from its
+    /// true body rear to the end of the permission it holds plus half its length.
+    pub claim_overlaps: u64,
+    /// Manned vehicles past their own grant (steps).
+    pub past_grant_steps: u64,
+    touching: Vec<(usize, usize)>,
+    overlapping: Vec<(usize, usize)>,
 }
 
 impl SafetyMonitor {
@@ -37,6 +55,10 @@ impl SafetyMonitor {
             obstacle_collisions: 0,
             touching_obstacles: Vec::new(),
             in_violation: vec![false; trucks],
+            manned: MannedSafety {
+                min_distance_m: f64::INFINITY,
+                ..MannedSafety::default()
+            },
         }
     }
 
@@ -81,6 +103,89 @@ impl SafetyMonitor {
             }
         }
         self.touching_obstacles = touching;
+    }
+
+    /// Trucks and manned vehicles: closest body distance (pairs within 40 m), contacts, and
+    /// road held by both at once, from each side's true position and the permission it
+    /// holds (a truck's as it received it, a manned vehicle's as its tablet did), never
+    /// from the dispatcher's books.
+    pub fn manned(
+        &mut self,
+        physics: &Physics,
+        trucks: &[TruckSim],
+        states: &[BodyState],
+        traffic: &crate::traffic::Traffic,
+        site: &site::Site,
+    ) {
+        if traffic.vehicles.is_empty() {
+            return;
+        }
+        let m = &mut self.manned;
+        let touching = physics.truck_manned_contacts();
+        m.contacts += touching.iter().filter(|p| !m.touching.contains(p)).count() as u64;
+        m.touching = touching;
+        let roads = &site.roads;
+        let mut overlapping = Vec::new();
+        for (k, v) in traffic
+            .vehicles
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.active)
+        {
+            let held_m = v.route.as_ref().filter(|_| v.tablet).map(|r| {
+                let until = v
+                    .grant
+                    .filter(|g| g.route == r.route.id)
+                    .map_or(v.progress, |g| g.until_m.max(v.progress));
+                let half = v.params.size[0] / 2.0;
+                fleet::Claim::on_route(r, v.progress - half, until + half, site)
+            });
+            if v.tablet
+                && v.route.as_ref().is_some_and(|r| {
+                    v.grant
+                        .filter(|g| g.route == r.route.id)
+                        .is_some_and(|g| v.progress > g.until_m + GRANT_TOLERANCE_M)
+                })
+            {
+                m.past_grant_steps += 1;
+            }
+            for (i, t) in trucks.iter().enumerate() {
+                let p = states[i].pos;
+                let near = (p[0] - v.pos[0]).hypot(p[1] - v.pos[1]);
+                if near < NEAR_M {
+                    m.min_distance_m = m
+                        .min_distance_m
+                        .min(physics.truck_manned_distance(i, v.body));
+                }
+                let (Some(held_m), Some(route)) = (&held_m, t.brain.route()) else {
+                    continue;
+                };
+                if near > 400.0 {
+                    continue;
+                }
+                let (d, _) = route.project(
+                    [p[0], p[1]],
+                    t.brain.progress() - 20.0,
+                    t.brain.progress() + 20.0,
+                    roads,
+                );
+                let until = t
+                    .brain
+                    .permission()
+                    .filter(|g| g.route == route.route.id)
+                    .map_or(d, |g| g.until_m.max(d));
+                let half = t.brain.params.length_m / 2.0;
+                let held_t = fleet::Claim::on_route(route, d - half, until + half, site);
+                if held_t.overlaps(held_m, site) {
+                    overlapping.push((i, k));
+                }
+            }
+        }
+        m.claim_overlaps += overlapping
+            .iter()
+            .filter(|p| !m.overlapping.contains(p))
+            .count() as u64;
+        m.overlapping = overlapping;
     }
 
     /// The permission monitor: each truck's true position against what the dispatcher

@@ -1,5 +1,5 @@
-//! What the sensors can see, as boxes standing on the mapped ground: the trucks, the loaders
-//! and the obstacles of the world, each with its perception class. The fleet-scale sensor
+//! What the sensors can see, as boxes standing on the mapped ground: the trucks, the loaders,
+//! the obstacles and the manned vehicles of the world, each with its perception class. The fleet-scale sensor
 //! model casts against these boxes; the dataset labels come from them.
 
 use crate::physics::{Physics, BODY_HEIGHT};
@@ -20,6 +20,8 @@ pub enum Owner {
     Truck(usize),
     Loader(usize),
     Obstacle(usize),
+    /// A manned vehicle ([`crate::traffic`]; its index in [`Physics::manned`]).
+    Manned(usize),
 }
 
 /// The boxes of one moment.
@@ -71,6 +73,17 @@ impl Scene {
         for (i, o) in obstacles {
             s.push(SceneBox::from(o), Owner::Obstacle(i), o.class);
         }
+        for (k, m) in physics.manned.iter().enumerate().filter(|(_, m)| m.enabled) {
+            let b = SceneBox {
+                x: m.pos[0],
+                y: m.pos[1],
+                yaw: m.heading,
+                length: m.size[0],
+                width: m.size[1],
+                height: m.size[2],
+            };
+            s.push(b, Owner::Manned(k), m.class);
+        }
         s
     }
 
@@ -100,6 +113,7 @@ impl Scene {
             Hit::Clutter => HitTag::Clutter,
             Hit::Truck(t) => find(Owner::Truck(t)),
             Hit::Obstacle(i) => find(Owner::Obstacle(i)),
+            Hit::Manned(k) => find(Owner::Manned(k)),
             Hit::Loader => {
                 let (c, s) = (pose.heading.cos(), pose.heading.sin());
                 let (x, y) = (f64::from(p.x), f64::from(p.y));

@@ -59,6 +59,8 @@ pub struct SimWorld {
     pub perception_error: Option<String>,
     /// Set when the planner failed during the run (no more plans: every truck stops).
     pub planning_error: Option<String>,
+    /// Manned vehicles ([`crate::traffic`]); none unless the config asks.
+    pub traffic: crate::traffic::Traffic,
     step_us: u64,
 }
 
@@ -88,6 +90,15 @@ impl SimWorld {
                 cfg.seed,
             ));
         }
+        if cfg.traffic.vehicles() > 0 && cfg.network.remote_dispatcher() {
+            return Err(SimError::Config(
+                "manned vehicles report to the in-process dispatcher; not with a remote one".into(),
+            ));
+        }
+        let slot_list: Vec<site::site::Slot> = slots.to_vec();
+        let mut traffic =
+            crate::traffic::Traffic::spawn(&site, &cfg.traffic, &slot_list, &mut physics, cfg.seed)
+                .map_err(SimError::Config)?;
         // Step once so that contacts and query structures exist before the first control step.
         physics.step();
         let loaders = (0..site.loaders.len())
@@ -110,6 +121,10 @@ impl SimWorld {
                 [pt.pos[0], pt.pos[1]],
                 pt.heading,
             );
+        }
+        // The manned vehicles' tablets announce them: their road is held from the start.
+        for r in traffic.reports_now(SimTime::ZERO) {
+            dispatcher.tablet(SimTime::ZERO, &r);
         }
         let obstacles = ObstacleSet::new(cfg.obstacles.clone()).map_err(SimError::Config)?;
         let perception = cfg
@@ -155,6 +170,7 @@ impl SimWorld {
             planning,
             perception_error: None,
             planning_error: None,
+            traffic,
             step_us,
             cfg,
         })
@@ -182,6 +198,7 @@ impl SimWorld {
             }
         }
         self.obstacles.update(&mut self.physics, &self.site, now.0);
+        self.traffic.drive(now, &self.site, &mut self.physics);
         if let Some(p) = &mut self.perception {
             if let Err(e) = p.step(
                 now,
@@ -265,7 +282,12 @@ impl SimWorld {
         for m in self.transport.recv_up(now) {
             self.dispatcher.handle(now, &m);
         }
+        for r in self.traffic.take_reports() {
+            self.dispatcher.tablet(now, &r);
+        }
         self.dispatcher.tick(now);
+        let replies = self.dispatcher.poll_tablet_outbox();
+        self.traffic.deliver(now, &self.site, replies);
         for m in self.dispatcher.poll_outbox() {
             self.transport.send_down(now, &m);
         }
@@ -295,6 +317,13 @@ impl SimWorld {
         self.metrics.longest_standstill_s = self.metrics.longest_standstill_s.max(still);
         self.safety.contacts(&self.physics);
         self.safety.obstacle_contacts(&self.physics);
+        self.safety.manned(
+            &self.physics,
+            &self.trucks,
+            &states,
+            &self.traffic,
+            &self.site,
+        );
         self.safety.permissions(
             &mut self.trucks,
             &states,

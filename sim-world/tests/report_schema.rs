@@ -44,6 +44,7 @@ fn a_fresh_report_validates_and_a_broken_one_does_not() {
         network: NetworkChoice::InMemory,
         auto_rearm_after: None,
         obstacles: Vec::new(),
+        traffic: Default::default(),
         perception: None,
         planning: None,
         npu_trace: None,

@@ -46,6 +46,9 @@ pub enum Stream {
     Obstacles,
     /// Which trucks and moments a dataset samples (index: 0).
     Dataset,
+    /// A manned vehicle's driver: where it starts, where it goes, how long it stays
+    /// (index: vehicle).
+    Traffic,
 }
 
 impl Stream {
@@ -65,11 +68,12 @@ impl Stream {
             Stream::Lidar => 11,
             Stream::Obstacles => 12,
             Stream::Dataset => 13,
+            Stream::Traffic => 14,
         }
     }
 
     /// Every stream, for tests and documentation.
-    pub const ALL: [Stream; 13] = [
+    pub const ALL: [Stream; 14] = [
         Stream::RadioShadowing,
         Stream::RadioUe,
         Stream::FleetStart,
@@ -83,6 +87,7 @@ impl Stream {
         Stream::Lidar,
         Stream::Obstacles,
         Stream::Dataset,
+        Stream::Traffic,
     ];
 }
 

@@ -1,8 +1,10 @@
-//! The truck↔dispatcher protocol: one module per direction. Every message travels in an
+//! The truck↔dispatcher protocol: one module per direction, and [`tablet`], the fleet
+//! tablets of manned vehicles. Every message travels in an
 //! envelope carrying the truck id, a per-sender sequence number and the send time, and is
 //! encoded with `postcard` (compact binary serde).
 
 pub mod dispatcher_to_truck;
+pub mod tablet;
 pub mod truck_to_dispatcher;
 
 use crate::ids::TruckId;
