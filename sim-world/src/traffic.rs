@@ -183,22 +183,22 @@ impl Traffic {
             .chain(std::iter::repeat_n(MannedKind::WaterCart, cfg.water_carts));
         for (k, (kind, slot)) in kinds.zip(free).enumerate() {
             let pt = site.roads.lane(slot.lane).point_at(slot.s);
-            t.add(physics, seed, k, kind, pt.pos, pt.heading, true);
+            t.add(physics, seed, k, kind, (pt.pos, pt.heading), true);
         }
         Ok(t)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds vehicle `k` of `kind` standing at `at` (ground point, heading).
     fn add(
         &mut self,
         physics: &mut Physics,
         seed: u64,
         k: usize,
         kind: MannedKind,
-        pos: [f64; 3],
-        heading: f64,
+        at: ([f64; 3], f64),
         tablet: bool,
     ) -> usize {
+        let (pos, heading) = at;
         let params = KindParams::of(kind);
         let body = physics.add_manned(pos, heading, params.size, params.class);
         let mut rng = site::seed::rng(seed, Stream::Traffic, 1 + k as u64);
@@ -237,7 +237,7 @@ impl Traffic {
         heading: f64,
     ) -> usize {
         let k = self.vehicles.len();
-        self.add(physics, 0, k, kind, pos, heading, false)
+        self.add(physics, 0, k, kind, (pos, heading), false)
     }
 
     /// Vehicle `k` (one with its tablet off) drives off along `route` from `progress`, at
