@@ -557,6 +557,30 @@ impl Report {
                 ),
             ));
         }
+        if let Some(t) = &self.traffic {
+            rows.push((
+                "manned vehicles (LV / water cart)",
+                format!(
+                    "{} / {}, {:.1} km",
+                    t.per_kind.get("light_vehicle").map_or(0, |k| k.count),
+                    t.per_kind.get("water_cart").map_or(0, |k| k.count),
+                    t.km_driven
+                ),
+            ));
+            rows.push((
+                "truck-manned contacts / closest",
+                format!(
+                    "{} / {}",
+                    t.truck_contacts,
+                    t.truck_closest_approach_m
+                        .map_or("-".to_string(), |d| format!("{d:.1} m"))
+                ),
+            ));
+            rows.push((
+                "trucks waiting for manned",
+                format!("{:.0} truck-s", t.truck_waited_s),
+            ));
+        }
         let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {
