@@ -132,14 +132,29 @@ impl SafetyMonitor {
             .enumerate()
             .filter(|(_, v)| v.active)
         {
-            let held_m = v.route.as_ref().filter(|_| v.tablet).map(|r| {
-                let until = v
-                    .grant
-                    .filter(|g| g.route == r.route.id)
-                    .map_or(v.progress, |g| g.until_m.max(v.progress));
-                let half = v.params.size[0] / 2.0;
-                fleet::Claim::on_route(r, v.progress - half, until + half, site)
-            });
+            let half = v.params.size[0] / 2.0;
+            let held_m = match &v.route {
+                _ if !v.tablet => None,
+                Some(r) => {
+                    let until = v
+                        .grant
+                        .filter(|g| g.route == r.route.id)
+                        .map_or(v.progress, |g| g.until_m.max(v.progress));
+                    Some(fleet::Claim::on_route(
+                        r,
+                        v.progress - half,
+                        until + half,
+                        site,
+                    ))
+                }
+                // Standing before its first route: the road under its body.
+                None => site.locate([v.pos[0], v.pos[1]], v.heading).map(|(l, s)| {
+                    let len = roads.lane(l).length();
+                    fleet::Claim {
+                        stretches: vec![(l, (s - half).max(0.0), (s + half).min(len))],
+                    }
+                }),
+            };
             if v.tablet
                 && v.route.as_ref().is_some_and(|r| {
                     v.grant
@@ -155,7 +170,7 @@ impl SafetyMonitor {
                 if near < NEAR_M {
                     m.min_distance_m = m
                         .min_distance_m
-                        .min(physics.truck_manned_distance(i, v.body));
+                        .min(physics.truck_manned_distance(t.body, v.body));
                 }
                 let (Some(held_m), Some(route)) = (&held_m, t.brain.route()) else {
                     continue;
