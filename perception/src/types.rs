@@ -119,6 +119,9 @@ pub struct ObstacleSpec {
     /// Simulated time it appears, µs (0: from the start).
     #[serde(default)]
     pub appear_at_us: u64,
+    /// Simulated time it is taken away (cleared from the road), µs; never if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_at_us: Option<u64>,
 }
 
 impl ObstacleSpec {
@@ -136,6 +139,14 @@ impl ObstacleSpec {
         ] {
             if !(v.is_finite() && v > 0.0 && v <= 30.0) {
                 return Err(format!("{name}: must be in (0, 30] m, got {v}"));
+            }
+        }
+        if let Some(r) = self.remove_at_us {
+            if r <= self.appear_at_us {
+                return Err(format!(
+                    "remove_at_us: must be after appear_at_us ({} µs), got {r} µs",
+                    self.appear_at_us
+                ));
             }
         }
         Ok(())
@@ -159,6 +170,7 @@ impl ObstacleSpec {
             width,
             height,
             appear_at_us: 0,
+            remove_at_us: None,
         }
     }
 }

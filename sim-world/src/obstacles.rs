@@ -3,17 +3,33 @@
 //! ([`Physics::add_obstacle_with_id`]): truck chassis boxes make real contacts with them
 //! ([`Physics::truck_obstacle_contacts`]) and the ray-cast lidar ([`crate::lidar`]) sees them.
 //!
+//! An obstacle with a `remove_at_us` is taken out of the world at that time (the road is
+//! cleared): its collider leaves the physics world, so the lidar and the fleet sensor stop
+//! seeing it.
+//!
 //! An obstacle's id in contacts and lidar hits is its index in the [`ObstacleSet`].
 
 use crate::physics::Physics;
 use perception::ObstacleSpec;
+use rapier3d::prelude::ColliderHandle;
 use site::Site;
 
-/// The run's obstacles and which of them are in the world yet.
+/// Where an obstacle is in its life.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Life {
+    /// Not in the world yet.
+    Waiting,
+    /// In the world, as this collider.
+    Present(ColliderHandle),
+    /// Taken away.
+    Removed,
+}
+
+/// The run's obstacles and which of them are in the world now.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObstacleSet {
     specs: Vec<ObstacleSpec>,
-    spawned: Vec<bool>,
+    life: Vec<Life>,
 }
 
 impl ObstacleSet {
@@ -22,18 +38,26 @@ impl ObstacleSet {
         for (i, s) in specs.iter().enumerate() {
             s.validate().map_err(|e| format!("obstacle {i}: {e}"))?;
         }
-        let spawned = vec![false; specs.len()];
-        Ok(ObstacleSet { specs, spawned })
+        let life = vec![Life::Waiting; specs.len()];
+        Ok(ObstacleSet { specs, life })
     }
 
     /// Adds to `physics`, in index order, every obstacle not yet there whose `appear_at_us`
-    /// has come (`<= now_us`). Lidar rays see them at once; contacts start with the next
-    /// physics step.
+    /// has come (`<= now_us`), and takes out every present one whose `remove_at_us` has
+    /// come. Lidar rays see the change at once; contacts follow with the next physics step.
     pub fn update(&mut self, physics: &mut Physics, site: &Site, now_us: u64) {
-        for (i, (spec, spawned)) in self.specs.iter().zip(&mut self.spawned).enumerate() {
-            if !*spawned && spec.appear_at_us <= now_us {
-                physics.add_obstacle_with_id(site, spec, i);
-                *spawned = true;
+        for (i, (spec, life)) in self.specs.iter().zip(&mut self.life).enumerate() {
+            let gone = spec.remove_at_us.is_some_and(|r| r <= now_us);
+            match *life {
+                Life::Waiting if gone => *life = Life::Removed,
+                Life::Waiting if spec.appear_at_us <= now_us => {
+                    *life = Life::Present(physics.add_obstacle_with_id(site, spec, i));
+                }
+                Life::Present(h) if gone => {
+                    physics.remove_obstacle(h);
+                    *life = Life::Removed;
+                }
+                _ => {}
             }
         }
     }
@@ -42,9 +66,9 @@ impl ObstacleSet {
     pub fn active(&self) -> impl Iterator<Item = (usize, &ObstacleSpec)> {
         self.specs
             .iter()
-            .zip(&self.spawned)
+            .zip(&self.life)
             .enumerate()
-            .filter(|(_, (_, &s))| s)
+            .filter(|(_, (_, l))| matches!(l, Life::Present(_)))
             .map(|(i, (spec, _))| (i, spec))
     }
 
@@ -125,6 +149,39 @@ mod tests {
         let mut ids: Vec<usize> = ph.obstacle_of_collider.values().copied().collect();
         ids.sort_unstable();
         assert_eq!(ids, [0, 1], "each spawned once, id = index");
+    }
+
+    #[test]
+    fn a_removed_obstacle_leaves_the_physics_world_and_the_active_set() {
+        let site = site();
+        let (mut ph, _, p) = truck_world(&site, 30.0);
+        let cleared = ObstacleSpec {
+            remove_at_us: Some(4_000_000),
+            ..rock(p, 1.0)
+        };
+        let never_seen = ObstacleSpec {
+            appear_at_us: 5_000_000,
+            remove_at_us: Some(5_000_001),
+            ..rock([p[0] + 5.0, p[1]], 1.0)
+        };
+        let mut set = ObstacleSet::new(vec![cleared, never_seen]).unwrap();
+        set.update(&mut ph, &site, 0);
+        assert_eq!(set.active().count(), 1);
+        assert_eq!(ph.obstacle_of_collider.len(), 1);
+        set.update(&mut ph, &site, 4_000_000);
+        assert_eq!(set.active().count(), 0, "cleared at its time");
+        assert!(ph.obstacle_of_collider.is_empty(), "its collider is gone");
+        // a step that skips past both the appearance and the removal never adds it
+        set.update(&mut ph, &site, 6_000_000);
+        assert_eq!(set.active().count(), 0);
+        assert!(ph.obstacle_of_collider.is_empty());
+        let bad = ObstacleSpec {
+            appear_at_us: 10,
+            remove_at_us: Some(10),
+            ..rock(p, 1.0)
+        };
+        let e = ObstacleSet::new(vec![bad]).unwrap_err();
+        assert!(e.starts_with("obstacle 0: remove_at_us"), "{e}");
     }
 
     #[test]

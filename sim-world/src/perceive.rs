@@ -363,6 +363,8 @@ impl Perception {
                 p.stats.obstacle_steps += 1;
             }
             p.obstacle_ahead_m = d;
+            t.brain
+                .set_obstacle_standoff(seeing_standoff_m(&self.cfg.lidar, &t.brain.params));
             t.brain.set_obstacle_ahead(d);
         }
         Ok(())
@@ -519,6 +521,15 @@ pub struct PerceptionSummary {
 pub fn blind_range_m(lidar: &LidarConfig) -> f64 {
     let down = (-lidar.elev_min_deg).to_radians().tan().max(1e-3);
     ((lidar.mount_height_m - BLIND_OBJECT_M) / down).max(0.0)
+}
+
+/// The gap a truck's nose keeps to an obstacle it stops for, so that the obstacle stays in
+/// plain view of its sensor (beyond the blind zone, where the memory can see that it has gone
+/// and the truck drives on by itself), m. An obstacle that appears closer than this is still
+/// stopped for as well as physics allows; it is then remembered through the blind zone.
+pub fn seeing_standoff_m(lidar: &LidarConfig, params: &vehicle::TruckParams) -> f64 {
+    let sensor_ahead_of_nose = lidar.mount_forward_m - 0.5 * params.length_m;
+    blind_range_m(lidar) + 1.0 + sensor_ahead_of_nose + 1.0
 }
 
 /// Height of the smallest obstacle the blind zone is sized for, m.

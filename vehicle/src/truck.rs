@@ -83,6 +83,12 @@ const STOP_MARGIN_M: f64 = 0.5;
 pub const OBSTACLE_STANDOFF_M: f64 = 5.0;
 /// Within this distance of the route end, the truck is "at" the spot, m.
 const AT_SPOT_M: f64 = 1.5;
+/// A plan's rest point within this distance of the truck's own stopping point is the
+/// planner stopping for that same point (the permission or route end, less the planner's
+/// margin and its integration error), not for something else, m. The truck's own stopping
+/// point already holds it; taking the plan's would leave the truck short of its loading or
+/// tipping spot for ever (the planner's margin is more than [`AT_SPOT_M`]).
+const PLAN_REST_SLACK_M: f64 = 2.5;
 
 /// One truck's autonomy.
 pub struct Truck {
@@ -110,6 +116,8 @@ pub struct Truck {
     /// Distance along the route from the truck's centre to the near edge of the closest
     /// tracked obstacle in its lane, as perception last reported it.
     obstacle_ahead_m: Option<f64>,
+    /// Gap the nose keeps to that obstacle when the truck stops for it, m.
+    obstacle_standoff_m: f64,
     /// The controller (lateral and speed).
     pub controller: Controller,
     supervisor: Supervisor,
@@ -194,6 +202,7 @@ impl Truck {
             stats: TruckStats::default(),
             last_actuation: Actuation::default(),
             obstacle_ahead_m: None,
+            obstacle_standoff_m: OBSTACLE_STANDOFF_M,
             controller: Controller::default(),
             supervisor: Supervisor::default(),
             verdict: Verdict {
@@ -236,11 +245,21 @@ impl Truck {
     }
     /// Perception's report: the closest tracked obstacle in the truck's lane lies `d` metres
     /// ahead along the route (from the truck's centre to the obstacle's near edge), or none.
-    /// The speed planner then treats `d − length/2 − OBSTACLE_STANDOFF_M` (the nose
-    /// [`OBSTACLE_STANDOFF_M`] short of the obstacle) as a stopping point, like the end of a
-    /// permission; it holds until the next report.
+    /// The speed planner then treats `d − length/2 − standoff` (the nose the standoff short
+    /// of the obstacle: [`OBSTACLE_STANDOFF_M`] unless [`Truck::set_obstacle_standoff`] set
+    /// another) as a stopping point, like the end of a permission; it holds until the next
+    /// report.
     pub fn set_obstacle_ahead(&mut self, d: Option<f64>) {
         self.obstacle_ahead_m = d.filter(|d| d.is_finite());
+    }
+
+    /// The gap the nose keeps to a perceived obstacle when the truck stops for it, m (at
+    /// least [`OBSTACLE_STANDOFF_M`]). Perception sets it so that the truck stops where its
+    /// sensor still sees the obstacle, and can see it go.
+    pub fn set_obstacle_standoff(&mut self, m: f64) {
+        if m.is_finite() {
+            self.obstacle_standoff_m = m.max(OBSTACLE_STANDOFF_M);
+        }
     }
 
     /// The last obstacle report ([`Truck::set_obstacle_ahead`]).
@@ -308,7 +327,8 @@ impl Truck {
         };
         let mut stop = perm_end.min(route.length);
         if let Some(d) = self.obstacle_ahead_m {
-            stop = stop.min(self.progress + d - 0.5 * self.params.length_m - OBSTACLE_STANDOFF_M);
+            stop =
+                stop.min(self.progress + d - 0.5 * self.params.length_m - self.obstacle_standoff_m);
         }
         Some(stop)
     }
@@ -706,13 +726,15 @@ impl Truck {
         let mut stop_at = perm_end.min(route.length);
         if let Some(d) = self.obstacle_ahead_m {
             let nose = 0.5 * self.params.length_m;
-            stop_at = stop_at.min(self.progress + d - nose - OBSTACLE_STANDOFF_M);
+            stop_at = stop_at.min(self.progress + d - nose - self.obstacle_standoff_m);
         }
         if let Some(s) = verdict.stop_point {
             stop_at = stop_at.min(s);
         }
         if let Some(s) = follow.and_then(|(f, _)| f.stop_s_m) {
-            stop_at = stop_at.min(s);
+            if s < stop_at - PLAN_REST_SLACK_M {
+                stop_at = s;
+            }
         }
         let to_stop = stop_at - self.progress - STOP_MARGIN_M;
 
