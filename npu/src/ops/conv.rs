@@ -184,6 +184,7 @@ fn depthwise_exact(
     ci: usize,
     a: &ConvAttrs,
     acc: &mut [f32],
+    scratch: &mut Vec<f32>,
 ) {
     let ConvGeom {
         h,
@@ -198,6 +199,35 @@ fn depthwise_exact(
     let plane = &x[ci * h * w..(ci + 1) * h * w];
     let (sh, sw) = (a.strides[0], a.strides[1]);
     let (dh, dw) = (a.dilations[0], a.dilations[1]);
+    let (hp, wp) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+    if sh == 1 && sw == 1 && ho + (kh - 1) * dh == hp && wo + (kw - 1) * dw == wp {
+        // Stride 1: the plane zero-padded once, each tap one long multiply-add over the
+        // flattened output rows of the padded width (the extra columns are dropped after).
+        let (plen, flen) = (hp * wp + (kw - 1) * dw, ho * wp);
+        scratch.clear();
+        scratch.resize(plen + flen, 0.0);
+        let (padded, flat) = scratch.split_at_mut(plen);
+        for y in 0..h {
+            let at = (y + pads[0]) * wp + pads[1];
+            padded[at..at + w].copy_from_slice(&plane[y * w..(y + 1) * w]);
+        }
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let wv = wk[ky * kw + kx];
+                if wv == 0.0 {
+                    continue;
+                }
+                let off = ky * dh * wp + kx * dw;
+                for (d, &v) in flat.iter_mut().zip(&padded[off..off + flen]) {
+                    *d += wv * v;
+                }
+            }
+        }
+        for (dst, src) in acc.chunks_exact_mut(wo).zip(flat.chunks_exact(wp)) {
+            dst.copy_from_slice(&src[..wo]);
+        }
+        return;
+    }
     acc.fill(0.0);
     for kx in 0..kw {
         // ix = ox * sw + off is in [0, w) for ox in [lo, hi) (as in `im2col`).
@@ -416,6 +446,7 @@ pub fn conv2d_rounding(
     let dw_exact = scales.is_some() && cg == 1 && mg == 1;
     let cols_len = if direct || dw_exact { 0 } else { kdim * hw };
     let xq_len = if scales.is_some() { chw } else { 0 };
+    let mut dw_scratch = Vec::new();
     with_scratch(cols_len + mg * hw + xq_len, |buf| -> Result<()> {
         let (cols, rest) = buf.split_at_mut(cols_len);
         let (acc, xq) = rest.split_at_mut(mg * hw);
@@ -434,7 +465,8 @@ pub fn conv2d_rounding(
             if dw_exact {
                 for gi in 0..g {
                     let row = &mut acc[..hw];
-                    depthwise_exact(xn, &wf[gi * kdim..(gi + 1) * kdim], &geo, gi, a, row);
+                    let wk = &wf[gi * kdim..(gi + 1) * kdim];
+                    depthwise_exact(xn, wk, &geo, gi, a, row, &mut dw_scratch);
                     let s = scales.as_ref().map(|(s, _)| s[gi]);
                     let b = bias.map_or(0.0, |b| b[gi]);
                     epilogue_into(&mut out, row, s, b, a.activation, round);
@@ -1132,6 +1164,9 @@ mod tests {
                 3,
             ),
             ([1, 2, 3, 4], [2, 1, 5, 7], [1, 2], [2, 3, 2, 3], [1, 1], 2),
+            ([1, 2, 3, 4], [2, 1, 5, 7], [1, 1], [2, 3, 2, 3], [1, 1], 2),
+            ([1, 3, 9, 8], [3, 1, 3, 3], [1, 1], [2, 1, 2, 3], [2, 2], 3),
+            ([2, 3, 6, 7], [3, 1, 2, 4], [1, 1], [0, 0, 1, 0], [1, 1], 3),
             // Kernel wider than the padded input in places; an output row of pure padding.
             ([2, 2, 3, 4], [3, 2, 3, 3], [1, 3], [2, 3, 2, 3], [1, 1], 1),
             // Depth over one matrixmultiply block (256) and, for int8, over 1024.
