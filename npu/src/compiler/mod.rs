@@ -191,7 +191,7 @@ pub fn batch_separable(g: &Graph) -> bool {
                 runtime_in_rank && axes.iter().all(|&a| off_batch(a, out_rank))
             }
             Op::Concat { axis } => {
-                runtime_in_rank && off_batch(*axis, out_rank) && n.inputs.iter().all(|v| runtime(v))
+                runtime_in_rank && off_batch(*axis, out_rank) && n.inputs.iter().all(runtime)
             }
             _ => false,
         }

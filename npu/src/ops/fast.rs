@@ -299,7 +299,8 @@ mod tests {
     #[test]
     fn binary_blocks_match_zip_on_every_broadcast() {
         let mut rng = Rng::new(11);
-        let ops: [(&str, fn(f32, f32) -> f32); 4] = [
+        type Op = (&'static str, fn(f32, f32) -> f32);
+        let ops: [Op; 4] = [
             ("add", |p, q| p + q),
             ("sub", |p, q| p - q),
             ("mul", |p, q| p * q),
