@@ -25,12 +25,43 @@ pub struct ExecOptions {
 pub struct EvalCx<'a> {
     node: &'a Node,
     ins: &'a [Option<&'a Tensor>],
+    fp16: bool,
+    rounded: std::cell::Cell<bool>,
 }
 
 impl<'a> EvalCx<'a> {
     /// Context of `node` on `ins`.
     pub fn new(node: &'a Node, ins: &'a [Option<&'a Tensor>]) -> Self {
-        EvalCx { node, ins }
+        EvalCx {
+            node,
+            ins,
+            fp16: false,
+            rounded: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Context of `node` on `ins` in an executor that rounds every float result to f16.
+    pub fn with_fp16(node: &'a Node, ins: &'a [Option<&'a Tensor>], fp16: bool) -> Self {
+        EvalCx {
+            fp16,
+            ..EvalCx::new(node, ins)
+        }
+    }
+
+    /// Whether the executor rounds this node's float results to f16: a kernel may round
+    /// them itself while they are in cache and say so with [`Self::mark_rounded`].
+    pub fn fp16(&self) -> bool {
+        self.fp16
+    }
+
+    /// The kernel has rounded every float result to f16 (the executor skips its pass).
+    pub fn mark_rounded(&self) {
+        self.rounded.set(true);
+    }
+
+    /// Whether the kernel said it rounded its results.
+    pub fn was_rounded(&self) -> bool {
+        self.rounded.get()
     }
 
     /// Node name (the context of every error).
@@ -190,10 +221,24 @@ pub fn run_graph_observed(
                     }
                 })
                 .collect::<Result<_>>()?;
-            eval_node(node, &ins)?
+            let cx = EvalCx::with_fp16(node, &ins, opts.fp16);
+            let outs = ops::family(&node.op).eval(&node.op, &cx)?;
+            // Already f16: the kernel rounded its results, or it only copies runtime values
+            // (every one of which is rounded in this mode).
+            let copies_runtime = is_copy(&node.op)
+                && node
+                    .inputs
+                    .iter()
+                    .all(|v| !v.is_empty() && values.contains_key(v.as_str()));
+            (outs, cx.was_rounded() || copies_runtime)
         };
+        let (outs, rounded) = outs;
         for (name, t) in node.outputs.iter().zip(outs) {
-            let t = if opts.fp16 { round_tensor_owned(t) } else { t };
+            let t = if opts.fp16 && !rounded {
+                round_tensor_owned(t)
+            } else {
+                t
+            };
             observer(node, name, &t);
             values.insert(name.as_str(), std::borrow::Cow::Owned(t));
         }
@@ -214,6 +259,23 @@ pub fn run_graph_observed(
         out.insert(o.name.clone(), t);
     }
     Ok(out)
+}
+
+/// Ops whose every output element is a copy of an input element.
+fn is_copy(op: &crate::ir::Op) -> bool {
+    use crate::ir::Op;
+    matches!(
+        op,
+        Op::Slice { .. }
+            | Op::Split { .. }
+            | Op::Concat { .. }
+            | Op::Reshape { .. }
+            | Op::Flatten { .. }
+            | Op::Squeeze { .. }
+            | Op::Unsqueeze { .. }
+            | Op::Transpose { .. }
+            | Op::Identity
+    )
 }
 
 /// Runs a graph on named inputs and returns the named outputs.

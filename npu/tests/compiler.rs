@@ -370,3 +370,75 @@ fn executor_refuses_absurd_values_before_allocating() {
     assert!(matches!(e, NpuError::ShapeMismatch { .. }), "{e}");
     assert!(e.to_string().contains("limit"), "{e}");
 }
+
+/// A batch below its gear runs unpadded when no sample can see another (the committed
+/// detector and planner): each request's outputs equal, bit for bit, those of the same
+/// requests zero-padded to the gear and run there, at every precision.
+#[test]
+fn separable_models_run_unpadded_with_the_padded_gear_bits() {
+    for (file, dims) in [
+        ("detector.onnx", [4usize, 64, 80]),
+        ("planner.onnx", [8, 160, 33]),
+    ] {
+        let path = format!("{}/../assets/models/{file}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).expect("model");
+        let g = npu::onnx::import::import_onnx(&bytes).expect("import");
+        let name = g.inputs[0].name.clone();
+        let [c, h, w] = dims;
+        let data = |seed: u64, n: usize| {
+            let mut rng = npu::builder::Rng::new(seed);
+            let v: Vec<f32> = (0..n * c * h * w)
+                .map(|_| {
+                    let u = rng.uniform();
+                    if u < 0.7 {
+                        0.0
+                    } else {
+                        u * 4.0
+                    }
+                })
+                .collect();
+            Tensor::from_f32(&[n, c, h, w], v).expect("tensor")
+        };
+        for prec in [Precision::Fp32, Precision::Fp16, Precision::Int8] {
+            let opts = CompileOptions {
+                precision: prec,
+                gears: vec![1, 4, 8],
+                calibration: vec![sample(&name, data(1, 1)), sample(&name, data(2, 1))],
+                ..Default::default()
+            };
+            let m = compile(&g, &profile(), &opts).expect("compile");
+            assert!(npu::compiler::batch_separable(&m.graph), "{file} {prec:?}");
+            let x = data(3, 3);
+            let got = m.run(&sample(&name, x.clone())).expect("run");
+            // The same three samples and one zero sample, run at the gear.
+            let pad = Tensor::from_f32(&[1, c, h, w], vec![0.0; c * h * w]).expect("pad");
+            let padded = npu::ops::concat(&[&x, &pad], 0, "pad").expect("concat");
+            let full = run_graph(&m.graph, &sample(&name, padded), m.exec_options()).expect("run");
+            for (k, t) in &full {
+                let want = t.as_f32(k).expect("f32");
+                let want = want.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..3));
+                let gv = got[k].as_f32(k).expect("f32");
+                assert_eq!(gv.shape(), want.shape(), "{file} {prec:?} {k}");
+                let same = gv
+                    .iter()
+                    .zip(want.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{file} {prec:?} output {k} differs from the padded run"
+                );
+            }
+        }
+        // A node that mixes samples (a Slice along the batch) makes the graph padded again.
+        let mut mixed = g.clone();
+        for n in &mut mixed.nodes {
+            if let Op::Slice { axes, .. } = &mut n.op {
+                axes.iter_mut().for_each(|a| *a = 0);
+            }
+            if let Op::Concat { axis } = &mut n.op {
+                *axis = 0;
+            }
+        }
+        assert!(!npu::compiler::batch_separable(&mixed), "{file} mixed");
+    }
+}

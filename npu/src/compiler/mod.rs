@@ -143,6 +143,61 @@ pub fn compile(
     })
 }
 
+/// Whether every sample of a batch is computed independently of the others, so that running
+/// a batch without the gear's zero padding gives the real samples' outputs bit for bit: every
+/// graph input has a dynamic batch (axis 0) and every node is one whose kernels loop over the
+/// batch axis without mixing it — 2-D Conv (per sample), activations, Slice and Concat off
+/// axis 0, and broadcasting binaries whose runtime operands have the output's rank (batch on
+/// axis 0) and whose constant operands do not span the batch. Anything else is padded.
+pub fn batch_separable(g: &Graph) -> bool {
+    use crate::ir::Op;
+    if g.inputs.is_empty() || !g.inputs.iter().all(|i| i.has_dynamic_batch()) {
+        return false;
+    }
+    let Ok(shapes) = shape_infer::infer_shapes(g, 2) else {
+        return false;
+    };
+    let rank = |v: &str| shapes.get(v).map(|t| t.shape.len());
+    let off_batch = |axis: i64, r: usize| {
+        let a = if axis < 0 { axis + r as i64 } else { axis };
+        a > 0 && (a as usize) < r
+    };
+    g.nodes.iter().all(|n| {
+        let Some(out_rank) = n.outputs.first().and_then(|o| rank(o)) else {
+            return false;
+        };
+        let runtime = |v: &String| !v.is_empty() && !g.initializers.contains_key(v);
+        let runtime_in_rank = n
+            .inputs
+            .iter()
+            .filter(|v| runtime(v))
+            .all(|v| rank(v) == Some(out_rank));
+        match &n.op {
+            Op::Conv(_) | Op::Act(_) => {
+                out_rank == 4
+                    && runtime_in_rank
+                    && n.inputs.first().is_some_and(runtime)
+                    && !n.inputs.iter().skip(1).any(runtime)
+            }
+            Op::Binary(_) => {
+                runtime_in_rank
+                    && n.inputs.iter().filter(|v| !runtime(v)).all(|v| {
+                        g.initializers.get(v).is_some_and(|t| {
+                            t.shape().len() < out_rank || t.shape().first() == Some(&1)
+                        })
+                    })
+            }
+            Op::Slice { axes, .. } => {
+                runtime_in_rank && axes.iter().all(|&a| off_batch(a, out_rank))
+            }
+            Op::Concat { axis } => {
+                runtime_in_rank && off_batch(*axis, out_rank) && n.inputs.iter().all(runtime)
+            }
+            _ => false,
+        }
+    })
+}
+
 impl CompiledModel {
     /// Executor options implied by the precision.
     pub fn exec_options(&self) -> ExecOptions {
@@ -212,8 +267,16 @@ impl CompiledModel {
         }
         let total: usize = sizes.iter().sum();
         let gear = self.gear_for(total)?;
+        // The batch the graph is executed at: the gear, zero-padded; or exactly the requests
+        // when no sample can see another (the padding rows would only be thrown away, and the
+        // real rows come out the same to the bit).
+        let run_at = if gear > total && batch_separable(&self.graph) {
+            total
+        } else {
+            gear
+        };
         let fills_gear = requests.len() == 1
-            && gear == total
+            && run_at == total
             && self.graph.inputs.iter().all(|info| {
                 requests[0]
                     .get(&info.name)
@@ -241,9 +304,9 @@ impl CompiledModel {
                 }
                 parts.push(t.clone());
             }
-            if gear > total {
-                let mut shape = info.concrete_shape(gear - total);
-                shape[0] = gear - total;
+            if run_at > total {
+                let mut shape = info.concrete_shape(run_at - total);
+                shape[0] = run_at - total;
                 let n: usize = shape.iter().product();
                 let pad = match parts[0].dtype() {
                     crate::ir::DType::F32 | crate::ir::DType::F16 => {
@@ -259,7 +322,7 @@ impl CompiledModel {
         let outs = exec::run_graph(&self.graph, &batched, opts)?;
         let mut result = vec![BTreeMap::new(); requests.len()];
         for (name, t) in outs {
-            let batched_out = t.shape().first() == Some(&gear);
+            let batched_out = t.shape().first() == Some(&run_at);
             let mut start = 0;
             for (i, &b) in sizes.iter().enumerate() {
                 let part = if batched_out {

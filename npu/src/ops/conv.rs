@@ -17,6 +17,7 @@ use crate::compiler::shape_infer::{InferCx, ValueType};
 use crate::cost::{CostClass, CostCx, CubeWork, Work};
 use crate::error::{NpuError, Result};
 use crate::exec::EvalCx;
+use crate::f16::{round_f16, round_f16_slice};
 use crate::ir::{Activation, AutoPad, ConvAttrs, Node, Op, QuantParams, Tensor};
 use crate::onnx::export::{attr, auto_pad as export_auto_pad, ints, ExportCx, A};
 use crate::onnx::import::{arr2, ImportCx};
@@ -171,6 +172,107 @@ fn im2col<T: Copy + Default>(
     }
 }
 
+/// One depthwise plane `ci` of one sample: `acc[oy, ox] = Σ w[ky, kx] · x[ci, iy, ix]` over
+/// the in-bounds taps. Only for integer-valued operands whose every partial sum is an exact
+/// f32 integer (int8 with depth ≤ [`EXACT_F32_K_BLOCK`]): then the order of the sum does not
+/// change the result, and it equals the GEMM's to the bit (+0 for an all-zero sum, as the
+/// GEMM's accumulator starts at +0).
+fn depthwise_exact(
+    x: &[f32],
+    wk: &[f32],
+    geo: &ConvGeom,
+    ci: usize,
+    a: &ConvAttrs,
+    acc: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let ConvGeom {
+        h,
+        w,
+        kh,
+        kw,
+        ho,
+        wo,
+        pads,
+        ..
+    } = *geo;
+    let plane = &x[ci * h * w..(ci + 1) * h * w];
+    let (sh, sw) = (a.strides[0], a.strides[1]);
+    let (dh, dw) = (a.dilations[0], a.dilations[1]);
+    let (hp, wp) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+    if sh == 1 && sw == 1 && ho + (kh - 1) * dh == hp && wo + (kw - 1) * dw == wp {
+        // Stride 1: the plane zero-padded once, each tap one long multiply-add over the
+        // flattened output rows of the padded width (the extra columns are dropped after).
+        let (plen, flen) = (hp * wp + (kw - 1) * dw, ho * wp);
+        scratch.clear();
+        scratch.resize(plen + flen, 0.0);
+        let (padded, flat) = scratch.split_at_mut(plen);
+        for y in 0..h {
+            let at = (y + pads[0]) * wp + pads[1];
+            padded[at..at + w].copy_from_slice(&plane[y * w..(y + 1) * w]);
+        }
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let wv = wk[ky * kw + kx];
+                if wv == 0.0 {
+                    continue;
+                }
+                let off = ky * dh * wp + kx * dw;
+                for (d, &v) in flat.iter_mut().zip(&padded[off..off + flen]) {
+                    *d += wv * v;
+                }
+            }
+        }
+        for (dst, src) in acc.chunks_exact_mut(wo).zip(flat.chunks_exact(wp)) {
+            dst.copy_from_slice(&src[..wo]);
+        }
+        return;
+    }
+    acc.fill(0.0);
+    for kx in 0..kw {
+        // ix = ox * sw + off is in [0, w) for ox in [lo, hi) (as in `im2col`).
+        let off = (kx * dw) as isize - pads[1] as isize;
+        let lo = if off >= 0 {
+            0
+        } else {
+            (off.unsigned_abs()).div_ceil(sw).min(wo)
+        };
+        let last = w as isize - 1 - off;
+        let hi = if last < 0 {
+            lo
+        } else {
+            (last as usize / sw + 1).clamp(lo, wo)
+        };
+        if hi <= lo {
+            continue;
+        }
+        let s0 = ((lo * sw) as isize + off) as usize;
+        for ky in 0..kh {
+            let wv = wk[ky * kw + kx];
+            if wv == 0.0 {
+                continue;
+            }
+            for oy in 0..ho {
+                let iy = (oy * sh + ky * dh) as isize - pads[0] as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let src = &plane[iy as usize * w + s0..];
+                let dst = &mut acc[oy * wo + lo..oy * wo + hi];
+                if sw == 1 {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d += wv * v;
+                    }
+                } else {
+                    for (d, v) in dst.iter_mut().zip(src.iter().step_by(sw)) {
+                        *d += wv * *v;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `dst[j] = src[j * step]` (`dst` non-empty, `src` long enough); step 2 has its own loop
 /// with a constant stride, which vectorises.
 fn gather<T: Copy>(dst: &mut [T], src: &[T], step: usize) {
@@ -267,6 +369,19 @@ pub fn conv2d(
     a: &ConvAttrs,
     ctx: &str,
 ) -> Result<ArrayD<f32>> {
+    conv2d_rounding(x, w, bias, a, false, ctx)
+}
+
+/// [`conv2d`], each result rounded to f16 when `round` (each output row as it is written,
+/// while it is in cache: the same bits as rounding the whole output afterwards).
+pub fn conv2d_rounding(
+    x: &ArrayD<f32>,
+    w: Weights<'_>,
+    bias: Option<&[f32]>,
+    a: &ConvAttrs,
+    round: bool,
+    ctx: &str,
+) -> Result<ArrayD<f32>> {
     let wshape = match &w {
         Weights::F32(t) => t.shape().to_vec(),
         Weights::I8(t, _) => t.shape().to_vec(),
@@ -306,7 +421,11 @@ pub fn conv2d(
                 ));
             }
             if kdim > EXACT_F32_K_BLOCK {
-                return conv2d_i8_blocked(&xs, wt, q, bias, a, &geo, ctx);
+                let mut y = conv2d_i8_blocked(&xs, wt, q, bias, a, &geo, ctx)?;
+                if round {
+                    y.mapv_inplace(round_f16);
+                }
+                return Ok(y);
             }
             let wf: Vec<f32> = wt.iter().map(|&v| f32::from(v)).collect();
             let s = q
@@ -324,8 +443,10 @@ pub fn conv2d(
     // Scratch, every element written before it is read: the im2col matrix, one sample-group
     // product (cache-resident; the epilogue moves it into `out`) and, for int8, one sample's
     // quantised input as exact f32 integers.
-    let cols_len = if direct { 0 } else { kdim * hw };
+    let dw_exact = scales.is_some() && cg == 1 && mg == 1;
+    let cols_len = if direct || dw_exact { 0 } else { kdim * hw };
     let xq_len = if scales.is_some() { chw } else { 0 };
+    let mut dw_scratch = Vec::new();
     with_scratch(cols_len + mg * hw + xq_len, |buf| -> Result<()> {
         let (cols, rest) = buf.split_at_mut(cols_len);
         let (acc, xq) = rest.split_at_mut(mg * hw);
@@ -339,6 +460,19 @@ pub fn conv2d(
                     xq
                 }
             };
+            // int8 depthwise (one input and one output channel per group): the exact
+            // integer sums accumulated straight from the input rows, no im2col or GEMM.
+            if dw_exact {
+                for gi in 0..g {
+                    let row = &mut acc[..hw];
+                    let wk = &wf[gi * kdim..(gi + 1) * kdim];
+                    depthwise_exact(xn, wk, &geo, gi, a, row, &mut dw_scratch);
+                    let s = scales.as_ref().map(|(s, _)| s[gi]);
+                    let b = bias.map_or(0.0, |b| b[gi]);
+                    epilogue_into(&mut out, row, s, b, a.activation, round);
+                }
+                continue;
+            }
             for gi in 0..g {
                 let cm = if direct {
                     let c0 = gi * cg * hw;
@@ -360,7 +494,7 @@ pub fn conv2d(
                     let oc = gi * mg + mi;
                     let b = bias.map_or(0.0, |b| b[oc]);
                     let s = scales.as_ref().map(|(s, _)| s[oc]);
-                    epilogue_into(&mut out, row, s, b, a.activation);
+                    epilogue_into(&mut out, row, s, b, a.activation, round);
                 }
             }
         }
@@ -400,8 +534,24 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// weight scale) and the input scale.
 type Requant = (Vec<f32>, f32);
 
-/// Appends `act(v * s + b)` (int8 scale `s`) or `act(v + b)` for each `v` of one output row.
+/// Appends `act(v * s + b)` (int8 scale `s`) or `act(v + b)` for each `v` of one output row,
+/// rounded to f16 when `round`.
 fn epilogue_into(
+    out: &mut Vec<f32>,
+    row: &[f32],
+    scale: Option<f32>,
+    b: f32,
+    act: Option<Activation>,
+    round: bool,
+) {
+    let start = out.len();
+    epilogue_append(out, row, scale, b, act);
+    if round {
+        round_f16_slice(&mut out[start..]);
+    }
+}
+
+fn epilogue_append(
     out: &mut Vec<f32>,
     row: &[f32],
     scale: Option<f32>,
@@ -790,7 +940,11 @@ impl OpFamily for ConvFamily {
                         })
                     }
                 };
-                conv2d(cx.xf()?, wt, b.as_deref(), a, ctx)?
+                let y = conv2d_rounding(cx.xf()?, wt, b.as_deref(), a, cx.fp16(), ctx)?;
+                if cx.fp16() {
+                    cx.mark_rounded();
+                }
+                y
             }
             Op::ConvTranspose(a) => {
                 let w = cx.input_f32(1)?;
@@ -990,6 +1144,29 @@ mod tests {
             ([2, 5, 7, 9], [3, 5, 1, 1], [2, 2], [0, 0, 0, 0], [1, 1], 1),
             ([2, 4, 7, 9], [4, 1, 3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 4),
             ([1, 3, 6, 5], [2, 3, 5, 2], [3, 2], [0, 3, 1, 0], [1, 2], 1),
+            // Depthwise as the planner's (7x9 "same", 1x1), strided and dilated, kernel
+            // wider than the input.
+            (
+                [2, 6, 20, 17],
+                [6, 1, 7, 9],
+                [1, 1],
+                [3, 4, 3, 4],
+                [1, 1],
+                6,
+            ),
+            ([2, 6, 5, 7], [6, 1, 1, 1], [1, 1], [0, 0, 0, 0], [1, 1], 6),
+            (
+                [1, 3, 11, 13],
+                [3, 1, 3, 3],
+                [2, 3],
+                [2, 1, 0, 3],
+                [2, 2],
+                3,
+            ),
+            ([1, 2, 3, 4], [2, 1, 5, 7], [1, 2], [2, 3, 2, 3], [1, 1], 2),
+            ([1, 2, 3, 4], [2, 1, 5, 7], [1, 1], [2, 3, 2, 3], [1, 1], 2),
+            ([1, 3, 9, 8], [3, 1, 3, 3], [1, 1], [2, 1, 2, 3], [2, 2], 3),
+            ([2, 3, 6, 7], [3, 1, 2, 4], [1, 1], [0, 0, 1, 0], [1, 1], 3),
             // Kernel wider than the padded input in places; an output row of pure padding.
             ([2, 2, 3, 4], [3, 2, 3, 3], [1, 3], [2, 3, 2, 3], [1, 1], 1),
             // Depth over one matrixmultiply block (256) and, for int8, over 1024.
@@ -1184,22 +1361,30 @@ mod tests {
 
     #[test]
     fn detector_model_matches_reference_executor() {
+        model_matches_reference_executor("detector.onnx", [4, 64, 80]);
+    }
+
+    #[test]
+    fn planner_model_matches_reference_executor() {
+        model_matches_reference_executor("planner.onnx", [8, 160, 33]);
+    }
+
+    /// The committed model at fp32/fp16/int8 on sparse inputs, the executor against
+    /// [`run_reference`], bit for bit.
+    fn model_matches_reference_executor(file: &str, [c, h, w]: [usize; 3]) {
         use crate::compiler::{compile, CompileOptions};
         use crate::ir::Precision;
         use std::collections::BTreeMap;
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../assets/models/detector.onnx"
-        );
-        let bytes = std::fs::read(path).expect("detector model");
+        let path = format!("{}/../assets/models/{file}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(path).expect("model");
         let g = crate::onnx::import::import_onnx(&bytes).expect("import");
         let name = g.inputs[0].name.clone();
         let grid = |seed: u64, n: usize| {
-            let v: Vec<f32> = values(seed, n * 4 * 64 * 80)
+            let v: Vec<f32> = values(seed, n * c * h * w)
                 .into_iter()
                 .map(|x| if x > 0.6 { x } else { 0.0 })
                 .collect();
-            Tensor::from_f32(&[n, 4, 64, 80], v).expect("grid")
+            Tensor::from_f32(&[n, c, h, w], v).expect("grid")
         };
         let calib: Vec<_> = (0..3)
             .map(|i| BTreeMap::from([(name.clone(), grid(200 + i, 1))]))

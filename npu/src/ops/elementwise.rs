@@ -8,6 +8,7 @@ use crate::compiler::shape_infer::{InferCx, ValueType};
 use crate::cost::{CostClass, CostCx, Work};
 use crate::error::{NpuError, Result};
 use crate::exec::EvalCx;
+use crate::f16::round_f16;
 use crate::ir::{BinaryOp, CompareOp, DType, NaryOp, Node, Op, Tensor};
 use crate::onnx::export::{attr, ExportCx, A};
 use crate::onnx::import::ImportCx;
@@ -48,11 +49,27 @@ fn bin_generic<T: Copy>(
     ctx: &str,
 ) -> Result<ArrayD<T>> {
     let shape = broadcast_shape(a.shape(), b.shape(), ctx)?;
+    if let Some(v) = super::fast::binary_blocks(a, b, &shape, &f) {
+        return ArrayD::from_shape_vec(IxDyn(&shape), v)
+            .map_err(|e| NpuError::shape(ctx, e.to_string()));
+    }
+    bin_zip(a, b, &shape, f, ctx)
+}
+
+/// The generic broadcasting binary on `ndarray`'s `Zip` (any layout); the fast path must
+/// match it bit for bit.
+pub(crate) fn bin_zip<T: Copy>(
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    shape: &[usize],
+    f: impl Fn(T, T) -> T,
+    ctx: &str,
+) -> Result<ArrayD<T>> {
     let av = a
-        .broadcast(IxDyn(&shape))
+        .broadcast(IxDyn(shape))
         .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
     let bv = b
-        .broadcast(IxDyn(&shape))
+        .broadcast(IxDyn(shape))
         .ok_or_else(|| NpuError::shape(ctx, "broadcast"))?;
     Ok(Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)))
 }
@@ -109,6 +126,19 @@ pub fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, ctx: &str) -> Result<Tensor>
         };
     }
     match (a, b) {
+        // The common arithmetic with its own closure (a loop without a match per element).
+        (Tensor::F32(x), Tensor::F32(y)) if op == BinaryOp::Add => {
+            Ok(Tensor::F32(bin_generic(x, y, |p, q| p + q, ctx)?))
+        }
+        (Tensor::F32(x), Tensor::F32(y)) if op == BinaryOp::Sub => {
+            Ok(Tensor::F32(bin_generic(x, y, |p, q| p - q, ctx)?))
+        }
+        (Tensor::F32(x), Tensor::F32(y)) if op == BinaryOp::Mul => {
+            Ok(Tensor::F32(bin_generic(x, y, |p, q| p * q, ctx)?))
+        }
+        (Tensor::F32(x), Tensor::F32(y)) if op == BinaryOp::Div => {
+            Ok(Tensor::F32(bin_generic(x, y, |p, q| p / q, ctx)?))
+        }
         (Tensor::F32(x), Tensor::F32(y)) => Ok(Tensor::F32(bin_generic(
             x,
             y,
@@ -406,7 +436,25 @@ impl OpFamily for ElementwiseFamily {
     fn eval(&self, op: &Op, cx: &EvalCx<'_>) -> Result<Vec<Tensor>> {
         let ctx = cx.name();
         Ok(vec![match op {
-            Op::Binary(b) => binary(*b, cx.x()?, cx.input(1)?, ctx)?,
+            Op::Binary(b) => match (cx.fp16(), b, cx.x()?, cx.input(1)?) {
+                // Add/Sub/Mul on f32 in the fp16 executor: each result rounded as it is made
+                // (the same bits as the executor's pass over the output).
+                (
+                    true,
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul,
+                    Tensor::F32(x),
+                    Tensor::F32(y),
+                ) => {
+                    let z = match b {
+                        BinaryOp::Add => bin_generic(x, y, |p, q| round_f16(p + q), ctx)?,
+                        BinaryOp::Sub => bin_generic(x, y, |p, q| round_f16(p - q), ctx)?,
+                        _ => bin_generic(x, y, |p, q| round_f16(p * q), ctx)?,
+                    };
+                    cx.mark_rounded();
+                    Tensor::F32(z)
+                }
+                (_, _, x, y) => binary(*b, x, y, ctx)?,
+            },
             Op::Compare(c) => compare(*c, cx.x()?, cx.input(1)?, ctx)?,
             Op::Nary(n) => {
                 let xs: Vec<&Tensor> = (0..cx.input_count())

@@ -18,6 +18,7 @@
 //! | `quant` | QuantizeLinear, DequantizeLinear, symmetric int8 rounding |
 //! | `resize` | nearest Resize |
 //! | `window` | sliding-window geometry shared by conv and pool |
+//! | `fast` | contiguous fast paths: broadcasting binaries by blocks, strided and block copies |
 //!
 //! Each family file also holds the family's [`OpFamily`] impl: its ONNX import and export,
 //! shape inference, executor kernel and cost-model work, so an op's knowledge lives in one
@@ -30,6 +31,7 @@ pub mod conv;
 pub mod convnd;
 pub mod elementwise;
 pub mod family;
+pub(crate) mod fast;
 pub mod gather;
 pub mod matmul;
 pub mod movement;

@@ -97,7 +97,15 @@ pub fn slice_indices(
 
 /// Gathers `idx[axis]` along every axis.
 fn select_all(x: &Tensor, idx: &[Vec<usize>]) -> Tensor {
-    map_tensor!(x, a => {
+    map_tensor!(x, a => match super::fast::slice_copy(a, idx) {
+        Some(y) => y,
+        None => select_generic(a, idx),
+    })
+}
+
+/// [`select_all`] by `ndarray`'s `select` (any layout); the fast path must match it.
+pub(crate) fn select_generic<T: Clone>(a: &ArrayD<T>, idx: &[Vec<usize>]) -> ArrayD<T> {
+    {
         let mut y = a.clone();
         for (ax, ix) in idx.iter().enumerate() {
             if ix.len() != y.shape()[ax] || ix.iter().enumerate().any(|(i, &v)| i != v) {
@@ -105,7 +113,7 @@ fn select_all(x: &Tensor, idx: &[Vec<usize>]) -> Tensor {
             }
         }
         y
-    })
+    }
 }
 
 /// Sizes of a Split along `axis` of length `d` into `n` outputs.

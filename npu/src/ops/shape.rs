@@ -34,9 +34,20 @@ pub fn concat(xs: &[&Tensor], axis: i64, ctx: &str) -> Result<Tensor> {
                     }
                 }
             }
-            Tensor::$v(
-                concatenate(Axis(ax), &views).map_err(|e| NpuError::shape(ctx, e.to_string()))?,
-            )
+            let arrays: Vec<&ArrayD<_>> = xs
+                .iter()
+                .filter_map(|t| match t {
+                    Tensor::$v(a) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            match super::fast::concat_blocks(&arrays, ax) {
+                Some(y) => Tensor::$v(y),
+                None => Tensor::$v(
+                    concatenate(Axis(ax), &views)
+                        .map_err(|e| NpuError::shape(ctx, e.to_string()))?,
+                ),
+            }
         }};
     }
     Ok(match first {
