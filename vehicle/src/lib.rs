@@ -16,7 +16,9 @@
 //! brakes up to the full capacity when it must.
 
 pub mod dynamics;
+pub mod localise;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use localise::{Localiser, LocaliserConfig};
 pub use truck::{Actuation, Sensed, Truck, TruckStats};

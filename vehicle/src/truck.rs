@@ -22,6 +22,8 @@ pub struct Sensed {
     pub payload_t: f64,
     /// The loader's operator signals the load is complete.
     pub loader_done: bool,
+    /// 1-sigma horizontal uncertainty of `pos`, m (from [`crate::localise`]).
+    pub pos_sigma_m: f64,
 }
 
 /// What the truck commands to its drive, brakes, steering and body.
