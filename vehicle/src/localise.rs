@@ -54,8 +54,11 @@ pub struct LocaliserConfig {
     pub odo_noise_m_s: f64,
     /// Random walk of the odometry scale, per √s.
     pub odo_scale_walk: f64,
-    /// Unmodelled horizontal motion (side slip, body roll at the antenna), m per √s.
+    /// Unmodelled horizontal motion at rest (body roll at the antenna), m per √s.
     pub pos_walk_m: f64,
+    /// Unmodelled horizontal motion while driving (tyre side slip in turns, about 1–2% of
+    /// the speed), as a fraction of the speed: m per √s per m/s.
+    pub slip_walk_frac: f64,
     /// Initial 1-sigma of heading (rad), speed (m/s), gyro bias (rad/s) and odometry scale.
     pub init_heading_sigma_rad: f64,
     pub init_speed_sigma_m_s: f64,
@@ -80,6 +83,7 @@ impl Default for LocaliserConfig {
             odo_noise_m_s: 0.05,
             odo_scale_walk: 2e-4,
             pos_walk_m: 0.02,
+            slip_walk_frac: 0.02,
             init_heading_sigma_rad: 0.5_f64.to_radians(),
             init_speed_sigma_m_s: 0.2,
             init_gyro_bias_sigma: 0.1_f64.to_radians(),
@@ -234,7 +238,7 @@ impl Localiser {
 
     /// Propagates the state over `dt` seconds with an IMU sample.
     pub fn predict(&mut self, dt: f64, imu: ImuSample) {
-        if !(dt.is_finite() && dt > 0.0) || !finite(&[imu.yaw_rate, imu.accel, imu.pitch]) {
+        if !(dt.is_finite() && dt > 0.0 && finite(&[imu.yaw_rate, imu.accel, imu.pitch])) {
             self.stats.ignored_inputs += 1;
             return;
         }
@@ -259,7 +263,7 @@ impl Localiser {
         f[PY][BG] = -v_m * ch * co * dt * dt * 0.5;
         f[PSI][BG] = -dt;
         let mut p = mul_abt(&mul(&f, &self.p), &f);
-        let qp = c.pos_walk_m.powi(2) * dt;
+        let qp = (c.pos_walk_m.powi(2) + (c.slip_walk_frac * x[V]).powi(2)) * dt;
         p[PX][PX] += qp;
         p[PY][PY] += qp;
         p[PSI][PSI] += (c.gyro_noise_rad_s * dt).powi(2);
@@ -372,23 +376,16 @@ impl Localiser {
             return;
         }
         let k: [f64; N] = std::array::from_fn(|i| ph[i] / s);
-        for i in 0..N {
-            self.x[i] += k[i] * y;
+        for (x, k) in self.x.iter_mut().zip(k) {
+            *x += k * y;
         }
         self.x[PSI] = wrap_angle(self.x[PSI]);
         // (I − K H) P (I − K H)ᵀ + K r Kᵀ
-        let mut a = identity();
-        for i in 0..N {
-            for j in 0..N {
-                a[i][j] -= k[i] * h[j];
-            }
-        }
-        let mut p = mul_abt(&mul(&a, &self.p), &a);
-        for i in 0..N {
-            for j in 0..N {
-                p[i][j] += k[i] * r * k[j];
-            }
-        }
+        let a: Mat = std::array::from_fn(|i| {
+            std::array::from_fn(|j| f64::from(u8::from(i == j)) - k[i] * h[j])
+        });
+        let kp = mul_abt(&mul(&a, &self.p), &a);
+        let p: Mat = std::array::from_fn(|i| std::array::from_fn(|j| kp[i][j] + k[i] * r * k[j]));
         self.p = symmetrise(p);
     }
 }

@@ -1,6 +1,9 @@
 //! The localisation EKF against a simulated truck: convergence, dead reckoning through an
 //! outage, a multipath jump refused, and consistency (NEES) over seeded runs.
 
+// Gauss–Jordan below indexes rows and columns together.
+#![allow(clippy::needless_range_loop)]
+
 use vehicle::localise::{FixOutcome, GnssFix, ImuSample, Localiser, LocaliserConfig};
 
 /// xorshift64* with Box–Muller: a small seeded generator for the test's sensor noise.
@@ -113,7 +116,7 @@ fn run(sim: &mut Sim, l: &mut Localiser, seconds: f64, outage: impl Fn(f64) -> b
         l.predict(DT, imu);
         l.update_odometry(odo);
         let k = (sim.t / DT).round() as u64;
-        if k % 5 == 0 && !outage(sim.t) {
+        if k.is_multiple_of(5) && !outage(sim.t) {
             let fix = sim.fix();
             l.update_gnss(&fix);
         }
