@@ -45,6 +45,7 @@ fn a_fresh_report_validates_and_a_broken_one_does_not() {
         auto_rearm_after: None,
         obstacles: Vec::new(),
         perception: None,
+        planning: None,
         npu_trace: None,
         sources: Sources {
             site_file: site::default_site::NAME.into(),
