@@ -31,10 +31,28 @@ pub struct SimConfig {
     pub planning: Option<PlanningSetup>,
 }
 
+/// How planning runs.
+#[derive(Clone, Debug)]
+pub struct PlanningConfig {
+    /// Time between a truck's plans, µs (10 Hz).
+    pub period_us: u64,
+    /// Keep every plan's device span for the NPU trace.
+    pub trace: bool,
+}
+
+impl Default for PlanningConfig {
+    fn default() -> Self {
+        PlanningConfig {
+            period_us: 100_000,
+            trace: false,
+        }
+    }
+}
+
 /// Planning of a run: how often and the compiled planner.
 #[derive(Clone, Debug)]
 pub struct PlanningSetup {
-    pub cfg: crate::planning::PlanningConfig,
+    pub cfg: PlanningConfig,
     pub planner: std::sync::Arc<vehicle::Planner>,
 }
 

@@ -413,26 +413,25 @@ impl Perception {
 
     /// The Chrome/Perfetto trace of every truck's device: one process per truck, one span
     /// per inference, with the compiled model's kernels inside it.
-    /// Every truck's device as a Chrome/Perfetto trace: the detector's frames and, with
-    /// `planning`, the planner's plans queued behind them on the same device.
-    pub fn chrome_trace(
+    /// Records every detector frame on its truck's device into `prof` (tasks numbered from
+    /// `task` on); [`crate::planning::chrome_trace`] adds the plans and writes the trace.
+    pub fn record_trace(
         &self,
-        planning: Option<&crate::planning::Planning>,
-    ) -> Result<serde_json::Value, DetectorError> {
-        let mut prof = npu::profiler::Profiler::default();
+        prof: &mut npu::profiler::Profiler,
+        task: &mut u64,
+    ) -> Result<(), DetectorError> {
         let costs = self
             .detector
             .model
             .kernel_costs(1, &self.detector.profile)
             .map_err(|e| DetectorError::Run(e.to_string()))?;
-        let mut task = 0u64;
         for s in &self.spans {
             prof.record(
                 npu::profiler::TaskSpan {
                     device: s.truck,
                     device_name: format!("truck {} {}", s.truck, self.detector.profile.name),
                     stream: 0,
-                    task,
+                    task: *task,
                     model: "detector".into(),
                     gear: 1,
                     requests: 1,
@@ -441,33 +440,9 @@ impl Perception {
                 },
                 &costs,
             );
-            task += 1;
+            *task += 1;
         }
-        if let Some(pl) = planning {
-            let costs = pl
-                .planner
-                .model
-                .kernel_costs(1, &pl.planner.profile)
-                .map_err(|e| DetectorError::Run(e.to_string()))?;
-            for s in &pl.spans {
-                prof.record(
-                    npu::profiler::TaskSpan {
-                        device: s.truck,
-                        device_name: format!("truck {} {}", s.truck, self.detector.profile.name),
-                        stream: 0,
-                        task,
-                        model: "planner".into(),
-                        gear: 1,
-                        requests: 1,
-                        start_us: s.start_us,
-                        end_us: s.end_us,
-                    },
-                    &costs,
-                );
-                task += 1;
-            }
-        }
-        Ok(prof.chrome_trace())
+        Ok(())
     }
 }
 

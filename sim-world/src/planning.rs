@@ -24,23 +24,7 @@ use std::sync::Arc;
 use vehicle::planner::{route_samples, PlanError, PlanInput, PlanTrack};
 use vehicle::{Plan, Planner};
 
-/// How planning runs.
-#[derive(Clone, Debug)]
-pub struct PlanningConfig {
-    /// Time between a truck's plans, µs (10 Hz).
-    pub period_us: u64,
-    /// Keep every plan's device span for the NPU trace.
-    pub trace: bool,
-}
-
-impl Default for PlanningConfig {
-    fn default() -> Self {
-        PlanningConfig {
-            period_us: 100_000,
-            trace: false,
-        }
-    }
-}
+pub use crate::config::PlanningConfig;
 
 /// One truck's planning.
 #[derive(Clone, Debug, Default)]
@@ -238,6 +222,44 @@ impl Planning {
             latency_us: Figures::of(&self.latencies_us),
         }
     }
+}
+
+/// Every truck's device as a Chrome/Perfetto trace: the detector's frames and, with
+/// `planning`, the plans queued behind them on the same device (one process per truck).
+pub fn chrome_trace(
+    perception: &Perception,
+    planning: Option<&Planning>,
+) -> Result<serde_json::Value, String> {
+    let mut prof = npu::profiler::Profiler::default();
+    let mut task = 0u64;
+    perception
+        .record_trace(&mut prof, &mut task)
+        .map_err(|e| e.to_string())?;
+    if let Some(pl) = planning {
+        let costs = pl
+            .planner
+            .model
+            .kernel_costs(1, &pl.planner.profile)
+            .map_err(|e| e.to_string())?;
+        for s in &pl.spans {
+            prof.record(
+                npu::profiler::TaskSpan {
+                    device: s.truck,
+                    device_name: format!("truck {} {}", s.truck, pl.planner.profile.name),
+                    stream: 0,
+                    task,
+                    model: "planner".into(),
+                    gear: 1,
+                    requests: 1,
+                    start_us: s.start_us,
+                    end_us: s.end_us,
+                },
+                &costs,
+            );
+            task += 1;
+        }
+    }
+    Ok(prof.chrome_trace())
 }
 
 /// The planning model from `path`, compiled for the trucks' Ascend 310 at `precision`.

@@ -175,8 +175,7 @@ pub fn run_shift(
     }
     let w = world(&app);
     if let (Some(path), Some(p)) = (&args.npu_trace, &w.perception) {
-        let trace = p
-            .chrome_trace(w.planning.as_ref())
+        let trace = crate::planning::chrome_trace(p, w.planning.as_ref())
             .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
         let text = serde_json::to_string(&trace)
             .map_err(|e| SimError::Output(format!("{}: {e}", path.display())))?;
