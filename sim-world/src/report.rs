@@ -52,6 +52,38 @@ pub struct LocalisationReport {
     pub resets: u64,
     /// Time under each kind of fix (`rtk_fixed`, `rtk_float`, `dgps`, `poor`), s.
     pub fix_kind_s: std::collections::BTreeMap<&'static str, f64>,
+    /// The error against the EKF's own sigma: over every control step, under an open sky
+    /// (RTK fixed) and under the walls (DGPS or worse).
+    pub consistency: ConsistencyReport,
+    pub open_sky: ConsistencyReport,
+    pub under_walls: ConsistencyReport,
+}
+
+/// How honest the EKF's sigma was over a set of control steps.
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct ConsistencyReport {
+    /// Time sampled, s.
+    pub time_s: f64,
+    /// Horizontal error against the truth, m: 99th percentile and max.
+    pub p99_error_m: f64,
+    pub max_error_m: f64,
+    /// Share of the steps with the error above 3 sigma (`pos_sigma_m`), %. A consistent
+    /// filter with a round 2D Gaussian error gives 1.1%, one with an elongated ellipse less.
+    pub over_3_sigma_pct: f64,
+    /// 99th percentile of error / sigma (consistent, round: 3.03).
+    pub p99_error_over_sigma: f64,
+}
+
+impl ConsistencyReport {
+    pub fn of(c: &crate::truck::ConsistencyMetrics, step_s: f64) -> ConsistencyReport {
+        ConsistencyReport {
+            time_s: round(c.samples as f64 * step_s, 1),
+            p99_error_m: round(c.error_um.value_at_quantile(0.99) as f64 * 1e-6, 4),
+            max_error_m: round(c.max_error_m, 4),
+            over_3_sigma_pct: round(100.0 * c.over_3_sigma as f64 / c.samples.max(1) as f64, 3),
+            p99_error_over_sigma: round(c.ratio_milli.value_at_quantile(0.99) as f64 * 1e-3, 3),
+        }
+    }
 }
 
 impl LocalisationReport {
@@ -77,6 +109,9 @@ impl LocalisationReport {
                 .zip(m.epochs_by_kind)
                 .map(|(k, n)| (*k, round(n as f64 * epoch_s, 1)))
                 .collect(),
+            consistency: ConsistencyReport::of(&m.consistency, step_s),
+            open_sky: ConsistencyReport::of(&m.open_sky, step_s),
+            under_walls: ConsistencyReport::of(&m.under_walls, step_s),
         }
     }
 
@@ -105,6 +140,9 @@ impl LocalisationReport {
             for (a, b) in f.epochs_by_kind.iter_mut().zip(m.epochs_by_kind) {
                 *a += b;
             }
+            f.consistency.add(&m.consistency);
+            f.open_sky.add(&m.open_sky);
+            f.under_walls.add(&m.under_walls);
         }
         LocalisationReport::of(&f, step_s)
     }
@@ -519,6 +557,14 @@ impl Report {
                     self.localisation.mean_error_m,
                     self.localisation.p99_error_m,
                     self.localisation.max_error_m
+                ),
+            ),
+            (
+                "localisation error > 3 sigma / p99 error over sigma",
+                format!(
+                    "{:.2}% / {:.2}",
+                    self.localisation.consistency.over_3_sigma_pct,
+                    self.localisation.consistency.p99_error_over_sigma
                 ),
             ),
             (

@@ -61,6 +61,64 @@ pub struct LocalisationMetrics {
     pub steps_sigma_over_2: u64,
     /// Fix epochs by [`FixKind`] (in its order).
     pub epochs_by_kind: [u64; 4],
+    /// The error against the EKF's own sigma: every control step, those under an open sky
+    /// (RTK fixed) and those under the walls (DGPS or worse: more than half the sky hidden).
+    pub consistency: ConsistencyMetrics,
+    pub open_sky: ConsistencyMetrics,
+    pub under_walls: ConsistencyMetrics,
+}
+
+/// The horizontal error of the estimate against the truth, and against the EKF's reported
+/// 1-sigma (`pos_sigma_m`, the semi-major axis), over a set of control steps.
+#[derive(Clone, Debug)]
+pub struct ConsistencyMetrics {
+    /// Error, µm (1 µm to 1 km; larger errors count as 1 km).
+    pub error_um: hdrhistogram::Histogram<u64>,
+    /// Error over sigma, thousandths (up to 10⁶, i.e. 1000 sigma).
+    pub ratio_milli: hdrhistogram::Histogram<u64>,
+    /// Steps with the error above 3 sigma.
+    pub over_3_sigma: u64,
+    pub samples: u64,
+    pub max_error_m: f64,
+}
+
+impl Default for ConsistencyMetrics {
+    fn default() -> Self {
+        ConsistencyMetrics {
+            error_um: hdrhistogram::Histogram::new_with_bounds(1, 1_000_000_000, 3)
+                .expect("1 µm to 1 km at three significant digits is within hdrhistogram's range"),
+            ratio_milli: hdrhistogram::Histogram::new_with_bounds(1, 1_000_000, 3)
+                .expect("1 to 10⁶ at three significant digits is within hdrhistogram's range"),
+            over_3_sigma: 0,
+            samples: 0,
+            max_error_m: 0.0,
+        }
+    }
+}
+
+impl ConsistencyMetrics {
+    /// One step with horizontal error `err` and reported 1-sigma `sigma`, m.
+    pub fn record(&mut self, err: f64, sigma: f64) {
+        if !(err.is_finite() && sigma.is_finite()) {
+            return;
+        }
+        let ratio = err / sigma.max(1e-6);
+        self.error_um.saturating_record((err * 1e6).round() as u64);
+        self.ratio_milli.saturating_record((ratio * 1e3).round() as u64);
+        self.over_3_sigma += u64::from(ratio > 3.0);
+        self.samples += 1;
+        self.max_error_m = self.max_error_m.max(err);
+    }
+
+    /// Adds `o`'s samples.
+    pub fn add(&mut self, o: &ConsistencyMetrics) {
+        // both histograms auto-resize, so adding never runs out of range
+        let _ = self.error_um.add(&o.error_um);
+        let _ = self.ratio_milli.add(&o.ratio_milli);
+        self.over_3_sigma += o.over_3_sigma;
+        self.samples += o.samples;
+        self.max_error_m = self.max_error_m.max(o.max_error_m);
+    }
 }
 
 impl Default for LocalisationMetrics {
@@ -83,6 +141,9 @@ impl Default for LocalisationMetrics {
             steps_sigma_over_0_5: 0,
             steps_sigma_over_2: 0,
             epochs_by_kind: [0; 4],
+            consistency: ConsistencyMetrics::default(),
+            open_sky: ConsistencyMetrics::default(),
+            under_walls: ConsistencyMetrics::default(),
         }
     }
 }
@@ -265,6 +326,12 @@ impl TruckSim {
             m.error_sum_m += err;
             m.error_max_m = m.error_max_m.max(err);
             m.samples += 1;
+        }
+        m.consistency.record(err, sigma);
+        match FixQuality::at(self.sky_blocked, open_sigma_m).kind {
+            FixKind::RtkFixed => m.open_sky.record(err, sigma),
+            FixKind::RtkFloat => {}
+            FixKind::Dgps | FixKind::Poor => m.under_walls.record(err, sigma),
         }
         m.sigma_max_m = m.sigma_max_m.max(sigma);
         m.steps_sigma_over_0_5 += u64::from(sigma > 0.5);

@@ -12,11 +12,27 @@
 //! - [`Localiser::update_odometry`] at the control rate with the wheel speed;
 //! - [`Localiser::update_gnss`] at the GNSS rate (10 Hz) with a [`GnssFix`]: the position
 //!   with the receiver's reported 1-sigma and, from a dual-antenna receiver, the heading. Each
-//!   part passes an innovation gate first (χ², 99.9%: 13.8 for the position's two degrees of
-//!   freedom, 10.8 for the heading): a multipath jump is refused. After
-//!   [`LocaliserConfig::max_consecutive_rejects`] refused positions in a row the filter trusts
-//!   the receiver again: it restarts its position at the fix ([`FixOutcome::Reset`]), so a
-//!   filter that went wrong cannot lock itself out for good.
+//!   part passes an innovation gate first (χ², 99%: 9.21 for the position's two degrees of
+//!   freedom, 6.63 for the heading, on the receiver's reported sigma): a multipath jump is
+//!   refused. After [`LocaliserConfig::max_consecutive_rejects`] refused positions in a row
+//!   the filter trusts the receiver again: it restarts its position at the fix
+//!   ([`FixOutcome::Reset`]), so a filter that went wrong cannot lock itself out for good.
+//!
+//! # Keeping the covariance honest
+//!
+//! - A receiver's errors are not white at 10 Hz: under the walls, multipath offsets small
+//!   enough to pass any gate last up to a second, DGPS and float errors wander. A fix is
+//!   fused with its variance inflated by `1 + 2τ/Δt` ([`LocaliserConfig::gnss_correlation_s`]
+//!   τ, Δt the time since the last fix): ten fixes a second count as about one per τ, so
+//!   averaging them cannot shrink the sigma below the error they share. The gate uses the
+//!   reported variance (a tighter gate).
+//! - A refused fix means the fix or the filter is wrong: each refusal adds
+//!   [`LocaliserConfig::reject_inflation`] times the fix's variance to the position
+//!   covariance, so a run of refusals widens the sigma (and, if the filter was the one in
+//!   error, the gate) instead of leaving the filter sure of itself.
+//! - Cornering, the body slides outwards at `τ_s·v·ω` ([`LocaliserConfig::slip_tau_s`], the
+//!   tyres' side-slip relaxation): the prediction moves the position that way, so dead
+//!   reckoning through an outage in a curve does not drift inwards.
 //!
 //! [`Localiser::pos_sigma_m`] is the 1-sigma horizontal uncertainty: the semi-major axis of
 //! the position covariance's 1-sigma ellipse (the conservative figure for speed rules).
@@ -39,6 +55,10 @@ const K: usize = 5;
 pub const CHI2_2DOF_999: f64 = 13.816;
 /// χ² quantile at 99.9% for one degree of freedom.
 pub const CHI2_1DOF_999: f64 = 10.828;
+/// χ² quantile at 99% for two degrees of freedom.
+pub const CHI2_2DOF_99: f64 = 9.210;
+/// χ² quantile at 99% for one degree of freedom.
+pub const CHI2_1DOF_99: f64 = 6.635;
 
 /// The filter's noise model and gates. The defaults fit an industrial MEMS IMU and wheel
 /// odometry sampled at 50 Hz (typ. values, not a product's specification).
@@ -72,6 +92,14 @@ pub struct LocaliserConfig {
     pub max_consecutive_rejects: u32,
     /// Smallest GNSS sigma the filter believes, m (a receiver reporting less is floored).
     pub min_gnss_sigma_m: f64,
+    /// Correlation time of the receiver's errors, s: each fix is fused with its variance times
+    /// `1 + 2τ/Δt` (Δt: time since the previous fix, at least one predict step). 0: white.
+    pub gnss_correlation_s: f64,
+    /// Added to the position variance per refused fix, as a fraction of the fix's variance.
+    pub reject_inflation: f64,
+    /// Side-slip relaxation time of the tyres, s: the body's lateral speed is `−τ_s·v·ω`
+    /// (outwards in a turn). 0: the body moves along its heading.
+    pub slip_tau_s: f64,
 }
 
 impl Default for LocaliserConfig {
@@ -88,10 +116,13 @@ impl Default for LocaliserConfig {
             init_speed_sigma_m_s: 0.2,
             init_gyro_bias_sigma: 0.1_f64.to_radians(),
             init_odo_scale_sigma: 0.02,
-            gate_pos_chi2: CHI2_2DOF_999,
-            gate_heading_chi2: CHI2_1DOF_999,
+            gate_pos_chi2: CHI2_2DOF_99,
+            gate_heading_chi2: CHI2_1DOF_99,
             max_consecutive_rejects: 30,
             min_gnss_sigma_m: 0.005,
+            gnss_correlation_s: 0.5,
+            reject_inflation: 0.05,
+            slip_tau_s: 0.15,
         }
     }
 }
@@ -162,6 +193,8 @@ pub struct Localiser {
     p: Mat,
     rejects_in_row: u32,
     heading_rejects_in_row: u32,
+    /// Time since the last GNSS fix, s (predict steps summed).
+    since_fix_s: f64,
     stats: LocaliserStats,
 }
 
@@ -196,6 +229,7 @@ impl Localiser {
             p,
             rejects_in_row: 0,
             heading_rejects_in_row: 0,
+            since_fix_s: f64::INFINITY,
             stats: LocaliserStats::default(),
         }
     }
@@ -249,18 +283,22 @@ impl Localiser {
         let psi_m = x[PSI] + 0.5 * w * dt;
         let v_m = x[V] + 0.5 * imu.accel * dt;
         let (s, co) = psi_m.sin_cos();
-        self.x[PX] += v_m * ch * co * dt;
-        self.x[PY] += v_m * ch * s * dt;
+        // side slip: lateral speed −τ_s·v·ω (left of the heading positive)
+        let ts = c.slip_tau_s;
+        let v_lat = -ts * v_m * w;
+        self.x[PX] += (v_m * co - v_lat * s) * ch * dt;
+        self.x[PY] += (v_m * s + v_lat * co) * ch * dt;
         self.x[PSI] = wrap_angle(x[PSI] + w * dt);
         self.x[V] += imu.accel * dt;
-        // Jacobian
+        // Jacobian (∂v_lat/∂v = −τ_s·ω, ∂v_lat/∂b_g = τ_s·v)
         let mut f = identity();
-        f[PX][PSI] = -v_m * ch * s * dt;
-        f[PX][V] = ch * co * dt;
-        f[PX][BG] = v_m * ch * s * dt * dt * 0.5;
-        f[PY][PSI] = v_m * ch * co * dt;
-        f[PY][V] = ch * s * dt;
-        f[PY][BG] = -v_m * ch * co * dt * dt * 0.5;
+        let (dlat_dv, dlat_db) = (-ts * w, ts * v_m);
+        f[PX][PSI] = -(v_m * s + v_lat * co) * ch * dt;
+        f[PX][V] = (co - dlat_dv * s) * ch * dt;
+        f[PX][BG] = (v_m * s * dt * 0.5 - dlat_db * s) * ch * dt;
+        f[PY][PSI] = (v_m * co - v_lat * s) * ch * dt;
+        f[PY][V] = (s + dlat_dv * co) * ch * dt;
+        f[PY][BG] = (-v_m * co * dt * 0.5 + dlat_db * co) * ch * dt;
         f[PSI][BG] = -dt;
         let mut p = mul_abt(&mul(&f, &self.p), &f);
         let qp = (c.pos_walk_m.powi(2) + (c.slip_walk_frac * x[V]).powi(2)) * dt;
@@ -271,6 +309,7 @@ impl Localiser {
         p[BG][BG] += c.gyro_bias_walk.powi(2) * dt;
         p[K][K] += c.odo_scale_walk.powi(2) * dt;
         self.p = symmetrise(p);
+        self.since_fix_s += dt;
     }
 
     /// Fuses a wheel-speed measurement, m/s.
@@ -294,7 +333,11 @@ impl Localiser {
             return FixOutcome::Ignored;
         }
         let sigma = fix.sigma_m.max(self.cfg.min_gnss_sigma_m);
+        // gate on the reported variance, fuse with the correlated one
         let r = sigma * sigma;
+        let inflation = self.fix_inflation();
+        self.since_fix_s = 0.0;
+        let r_fused = r * inflation;
         let y = [fix.pos[0] - self.x[PX], fix.pos[1] - self.x[PY]];
         let (a, b, c) = (self.p[PX][PX] + r, self.p[PX][PY], self.p[PY][PY] + r);
         let det = a * c - b * b;
@@ -308,15 +351,19 @@ impl Localiser {
             self.stats.fixes_accepted += 1;
             let mut hx = [0.0; N];
             hx[PX] = 1.0;
-            self.scalar_update(&hx, y[0], r);
+            self.scalar_update(&hx, y[0], r_fused);
             let mut hy = [0.0; N];
             hy[PY] = 1.0;
             let y1 = fix.pos[1] - self.x[PY];
-            self.scalar_update(&hy, y1, r);
+            self.scalar_update(&hy, y1, r_fused);
             FixOutcome::Accepted { nis }
         } else {
             self.rejects_in_row += 1;
             self.stats.fixes_rejected += 1;
+            // the fix or the filter is wrong: be less sure of the position
+            let grow = self.cfg.reject_inflation.max(0.0) * r;
+            self.p[PX][PX] += grow;
+            self.p[PY][PY] += grow;
             if self.rejects_in_row >= self.cfg.max_consecutive_rejects {
                 self.rejects_in_row = 0;
                 self.stats.resets += 1;
@@ -328,8 +375,8 @@ impl Localiser {
                         self.p[j][i] = 0.0;
                     }
                 }
-                self.p[PX][PX] = r;
-                self.p[PY][PY] = r;
+                self.p[PX][PX] = r_fused;
+                self.p[PY][PY] = r_fused;
                 // The heading may be wrong too: open it up again.
                 self.p[PSI][PSI] = self.p[PSI][PSI].max(self.cfg.init_heading_sigma_rad.powi(2));
                 FixOutcome::Reset
@@ -346,7 +393,7 @@ impl Localiser {
                     self.stats.headings_accepted += 1;
                     let mut h = [0.0; N];
                     h[PSI] = 1.0;
-                    self.scalar_update(&h, y, hs * hs);
+                    self.scalar_update(&h, y, hs * hs * inflation);
                 } else {
                     self.heading_rejects_in_row += 1;
                     self.stats.headings_rejected += 1;
@@ -366,6 +413,16 @@ impl Localiser {
             }
         }
         outcome
+    }
+
+    /// The factor on a fix's variance for the receiver's correlated errors: `1 + 2τ/Δt`.
+    fn fix_inflation(&self) -> f64 {
+        let tau = self.cfg.gnss_correlation_s;
+        if !(tau.is_finite() && tau > 0.0) {
+            return 1.0;
+        }
+        // Δt at least 10 ms (one fix per predict step at most counts that much)
+        1.0 + 2.0 * tau / self.since_fix_s.max(0.01)
     }
 
     /// One scalar measurement with row `h`, innovation `y` and variance `r`, Joseph form.
