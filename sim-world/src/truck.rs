@@ -104,7 +104,8 @@ impl ConsistencyMetrics {
         }
         let ratio = err / sigma.max(1e-6);
         self.error_um.saturating_record((err * 1e6).round() as u64);
-        self.ratio_milli.saturating_record((ratio * 1e3).round() as u64);
+        self.ratio_milli
+            .saturating_record((ratio * 1e3).round() as u64);
         self.over_3_sigma += u64::from(ratio > 3.0);
         self.samples += 1;
         self.max_error_m = self.max_error_m.max(err);

@@ -134,6 +134,17 @@ fn open_sky_error_is_small_and_the_pit_bottom_degrades() {
     assert!(r.localisation.p99_error_m > 0.0 && r.localisation.p99_error_m < 1.0);
     assert!(r.localisation.no_fix_s > 0.0);
     assert!(r.localisation.rejected_fixes > 0, "multipath refused");
+    // the sigma the trucks drive on is honest: the error passes 3 sigma in at most 1% of the
+    // steps, under the walls too (the filter that trusted its fixes as white: 1.1% there)
+    let (all, walls) = (&r.localisation.consistency, &r.localisation.under_walls);
+    assert!(
+        walls.time_s > 100.0,
+        "time under the walls {}",
+        walls.time_s
+    );
+    assert!(all.over_3_sigma_pct <= 1.0, "{all:?}");
+    assert!(walls.over_3_sigma_pct <= 1.0, "{walls:?}");
+    assert!(walls.p99_error_over_sigma < 3.0, "{walls:?}");
     // the trucks still work and nothing hit anything
     assert_eq!(r.collisions, 0);
     assert_eq!(r.permission_violations, 0);

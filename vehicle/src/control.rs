@@ -41,7 +41,7 @@ impl Default for LateralConfig {
         LateralConfig {
             gain: 3.5,
             soft_speed_ms: 2.0,
-            preview_s: 0.5,
+            preview_s: 0.3,
             max_offset_m: 3.0,
             heading_gain: 2.0,
             heading_chord_m: 1.5,
