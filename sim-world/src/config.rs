@@ -15,7 +15,8 @@ pub struct SimConfig {
     pub dispatch_period: SimDuration,
     pub link_latency: SimDuration,
     pub truck: TruckParams,
-    /// Standard deviation of GNSS position noise, m.
+    /// Standard deviation of GNSS position noise in open sky (RTK fixed), m; the fix
+    /// degrades from there under the pit walls ([`crate::gnss`]).
     pub gnss_noise_m: f64,
     /// Time to tip a full body at the dump, s.
     pub tip_s: f64,

@@ -23,6 +23,8 @@
 //!   obstacles.
 //! - [`net`]: the transport built from the config (in-memory, simulated QUIC, real mode);
 //!   the site's coverage map and the radio along its roads.
+//! - [`gnss`]: GNSS under the pit walls: the terrain's sky view on a lazy grid, the fix
+//!   quality it gives, a truck's receiver (noise, multipath, outages).
 //! - [`truck`]: one simulated truck ([`truck::TruckSim`]): autonomy, body, load, sensors,
 //!   counters.
 //! - [`perceive`]: perception in the loop: sweeps, the detector on each truck's NPU timeline,
@@ -42,14 +44,15 @@
 //!   progress display injected; `src/main.rs` is the thin `minesim` command line over it.
 //! - `viewer` (feature `viewer`): the 3D viewer, Bevy plugins over the same app.
 //!
-//! Random draws come from [`site::seed`] streams of the run seed (GNSS noise:
-//! `TruckSensors` per truck; pass times: `Loader` per loader); the event-log hash is
+//! Random draws come from [`site::seed`] streams of the run seed (GNSS, IMU, odometry:
+//! `TruckSensors`, indices `truck | k << 32`; pass times: `Loader` per loader); the event-log hash is
 //! [`site::hash`].
 
 pub mod app;
 pub mod config;
 pub mod dataset;
 pub mod error;
+pub mod gnss;
 pub mod lidar;
 pub mod net;
 pub mod obstacles;

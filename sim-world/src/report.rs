@@ -22,6 +22,130 @@ pub struct TruckReport {
     pub planning: Option<crate::planning::TruckPlanningStats>,
     /// The truck's safety supervisor interventions.
     pub supervisor: SupervisorReport,
+    /// How well the truck knew where it was ([`crate::gnss`], [`vehicle::localise`]).
+    pub localisation: LocalisationReport,
+}
+
+/// Localisation figures of a truck or of the fleet (all trucks' samples together).
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct LocalisationReport {
+    /// Horizontal error of the pose the truck drove on (its EKF's estimate) against the true
+    /// pose, m, over every control step: mean, 99th percentile, max.
+    pub mean_error_m: f64,
+    pub p99_error_m: f64,
+    pub max_error_m: f64,
+    /// Time the GNSS receiver had no fix, s (fleet: summed over trucks), and the longest
+    /// stretch without one, s.
+    pub no_fix_s: f64,
+    pub longest_no_fix_s: f64,
+    /// Largest `pos_sigma_m` the EKF reported (1-sigma horizontal), m.
+    pub max_sigma_m: f64,
+    /// Time with `pos_sigma_m` above 0.5 m (a truck slows) and above 2 m (it stops), s.
+    pub sigma_over_0_5_s: f64,
+    pub sigma_over_2_s: f64,
+    /// Fixes received; refused by the EKF's innovation gate; corrupted by multipath (ground
+    /// truth) and of those the ones the gate let in; position restarts after refusals in a row.
+    pub fixes: u64,
+    pub rejected_fixes: u64,
+    pub multipath_fixes: u64,
+    pub multipath_accepted: u64,
+    pub resets: u64,
+    /// Time under each kind of fix (`rtk_fixed`, `rtk_float`, `dgps`, `poor`), s.
+    pub fix_kind_s: std::collections::BTreeMap<&'static str, f64>,
+    /// The error against the EKF's own sigma: over every control step, under an open sky
+    /// (RTK fixed) and under the walls (DGPS or worse).
+    pub consistency: ConsistencyReport,
+    pub open_sky: ConsistencyReport,
+    pub under_walls: ConsistencyReport,
+}
+
+/// How honest the EKF's sigma was over a set of control steps.
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct ConsistencyReport {
+    /// Time sampled, s.
+    pub time_s: f64,
+    /// Horizontal error against the truth, m: 99th percentile and max.
+    pub p99_error_m: f64,
+    pub max_error_m: f64,
+    /// Share of the steps with the error above 3 sigma (`pos_sigma_m`), %. A consistent
+    /// filter with a round 2D Gaussian error gives 1.1%, one with an elongated ellipse less.
+    pub over_3_sigma_pct: f64,
+    /// 99th percentile of error / sigma (consistent, round: 3.03).
+    pub p99_error_over_sigma: f64,
+}
+
+impl ConsistencyReport {
+    pub fn of(c: &crate::truck::ConsistencyMetrics, step_s: f64) -> ConsistencyReport {
+        ConsistencyReport {
+            time_s: round(c.samples as f64 * step_s, 1),
+            p99_error_m: round(c.error_um.value_at_quantile(0.99) as f64 * 1e-6, 4),
+            max_error_m: round(c.max_error_m, 4),
+            over_3_sigma_pct: round(100.0 * c.over_3_sigma as f64 / c.samples.max(1) as f64, 3),
+            p99_error_over_sigma: round(c.ratio_milli.value_at_quantile(0.99) as f64 * 1e-3, 3),
+        }
+    }
+}
+
+impl LocalisationReport {
+    /// The figures of `m`, with control steps of `step_s` seconds.
+    pub fn of(m: &crate::truck::LocalisationMetrics, step_s: f64) -> LocalisationReport {
+        let epoch_s = 1.0 / crate::gnss::GNSS_HZ;
+        LocalisationReport {
+            mean_error_m: round(m.error_sum_m / m.samples.max(1) as f64, 4),
+            p99_error_m: round(m.error_um.value_at_quantile(0.99) as f64 * 1e-6, 4),
+            max_error_m: round(m.error_max_m, 4),
+            no_fix_s: round(m.no_fix_epochs as f64 * epoch_s, 1),
+            longest_no_fix_s: round(m.longest_no_fix_epochs as f64 * epoch_s, 1),
+            max_sigma_m: round(m.sigma_max_m, 4),
+            sigma_over_0_5_s: round(m.steps_sigma_over_0_5 as f64 * step_s, 2),
+            sigma_over_2_s: round(m.steps_sigma_over_2 as f64 * step_s, 2),
+            fixes: m.fixes,
+            rejected_fixes: m.rejected,
+            multipath_fixes: m.multipath,
+            multipath_accepted: m.multipath_accepted,
+            resets: m.resets,
+            fix_kind_s: crate::truck::FIX_KIND_NAMES
+                .iter()
+                .zip(m.epochs_by_kind)
+                .map(|(k, n)| (*k, round(n as f64 * epoch_s, 1)))
+                .collect(),
+            consistency: ConsistencyReport::of(&m.consistency, step_s),
+            open_sky: ConsistencyReport::of(&m.open_sky, step_s),
+            under_walls: ConsistencyReport::of(&m.under_walls, step_s),
+        }
+    }
+
+    /// The fleet's figures: every truck's samples together.
+    pub fn fleet<'a>(
+        all: impl Iterator<Item = &'a crate::truck::LocalisationMetrics>,
+        step_s: f64,
+    ) -> LocalisationReport {
+        let mut f = crate::truck::LocalisationMetrics::default();
+        for m in all {
+            // both histograms auto-resize, so adding never runs out of range
+            let _ = f.error_um.add(&m.error_um);
+            f.error_sum_m += m.error_sum_m;
+            f.error_max_m = f.error_max_m.max(m.error_max_m);
+            f.samples += m.samples;
+            f.no_fix_epochs += m.no_fix_epochs;
+            f.longest_no_fix_epochs = f.longest_no_fix_epochs.max(m.longest_no_fix_epochs);
+            f.fixes += m.fixes;
+            f.rejected += m.rejected;
+            f.multipath += m.multipath;
+            f.multipath_accepted += m.multipath_accepted;
+            f.resets += m.resets;
+            f.sigma_max_m = f.sigma_max_m.max(m.sigma_max_m);
+            f.steps_sigma_over_0_5 += m.steps_sigma_over_0_5;
+            f.steps_sigma_over_2 += m.steps_sigma_over_2;
+            for (a, b) in f.epochs_by_kind.iter_mut().zip(m.epochs_by_kind) {
+                *a += b;
+            }
+            f.consistency.add(&m.consistency);
+            f.open_sky.add(&m.open_sky);
+            f.under_walls.add(&m.under_walls);
+        }
+        LocalisationReport::of(&f, step_s)
+    }
 }
 
 /// Safety supervisor interventions (a rule leaving clear) by reason: `link`, `estop`,
@@ -171,6 +295,8 @@ pub struct Report {
     pub perception: Option<crate::perceive::PerceptionSummary>,
     /// Set when the detector failed during the run (every truck then stopped).
     pub perception_error: Option<String>,
+    /// Localisation figures of the fleet (every truck's samples together).
+    pub localisation: LocalisationReport,
     /// Planning figures of the fleet (`null` without planning).
     pub planning: Option<crate::planning::PlanningSummary>,
     /// Set when the planner failed during the run (no more plans: every truck stopped).
@@ -298,6 +424,7 @@ impl Report {
                         .map(|s| (s.name(), round(m.time_in_us(*s) as f64 * 1e-6, 1)))
                         .filter(|(_, v)| *v > 0.0)
                         .collect(),
+                    localisation: LocalisationReport::of(&m.localisation, w.physics.dt),
                     supervisor: SupervisorReport::of(&t.brain.stats.interventions),
                 }
             })
@@ -418,6 +545,10 @@ impl Report {
             obstacle_collisions: w.safety.obstacle_collisions,
             perception: w.perception.as_ref().map(|p| p.summary()),
             perception_error: w.perception_error.clone(),
+            localisation: LocalisationReport::fleet(
+                w.trucks.iter().map(|t| &t.metrics.localisation),
+                w.physics.dt,
+            ),
             planning: w.planning.as_ref().map(|p| p.summary()),
             planning_error: w.planning_error.clone(),
             supervisor,
@@ -493,6 +624,37 @@ impl Report {
             (
                 "longest fleet standstill",
                 format!("{:.0} s", self.longest_standstill_s),
+            ),
+            (
+                "localisation error mean / p99 / max",
+                format!(
+                    "{:.3} / {:.3} / {:.3} m",
+                    self.localisation.mean_error_m,
+                    self.localisation.p99_error_m,
+                    self.localisation.max_error_m
+                ),
+            ),
+            (
+                "localisation error > 3 sigma / p99 error over sigma",
+                format!(
+                    "{:.2}% / {:.2}",
+                    self.localisation.consistency.over_3_sigma_pct,
+                    self.localisation.consistency.p99_error_over_sigma
+                ),
+            ),
+            (
+                "GNSS without fix (all trucks) / longest",
+                format!(
+                    "{:.0} s / {:.1} s",
+                    self.localisation.no_fix_s, self.localisation.longest_no_fix_s
+                ),
+            ),
+            (
+                "position sigma max / time over 0.5 m",
+                format!(
+                    "{:.2} m / {:.0} s",
+                    self.localisation.max_sigma_m, self.localisation.sigma_over_0_5_s
+                ),
             ),
             ("transport", self.link.transport.to_string()),
         ];

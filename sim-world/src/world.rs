@@ -6,6 +6,7 @@
 
 use crate::config::SimConfig;
 use crate::error::SimError;
+use crate::gnss::SkyView;
 use crate::obstacles::ObstacleSet;
 use crate::perceive::Perception;
 use crate::phase::Phase;
@@ -61,6 +62,8 @@ pub struct SimWorld {
     pub planning_error: Option<String>,
     /// Manned vehicles ([`crate::traffic`]); none unless the config asks.
     pub traffic: crate::traffic::Traffic,
+    /// The terrain's sky view for GNSS ([`crate::gnss`]), filled as trucks go.
+    pub sky: SkyView,
     step_us: u64,
 }
 
@@ -147,6 +150,7 @@ impl SimWorld {
         }
         let transport = crate::net::make_transport(&site, &cfg)?;
         let step_us = (1e6 / cfg.physics_hz).round() as u64;
+        let sky = SkyView::new(&site.terrain);
         Ok(SimWorld {
             site,
             now: SimTime::ZERO,
@@ -171,6 +175,7 @@ impl SimWorld {
             perception_error: None,
             planning_error: None,
             traffic,
+            sky,
             step_us,
             cfg,
         })
@@ -226,10 +231,11 @@ impl SimWorld {
                 t.brain.set_obstacle_ahead(Some(0.0));
             }
         }
-        let noise = self.cfg.gnss_noise_m;
+        let open_sigma = self.cfg.gnss_noise_m;
+        let dt = self.physics.dt;
         for t in &mut self.trucks {
             let st = self.physics.state(t.body);
-            let sensed = t.sense(&st, noise);
+            let sensed = t.sense(now, &st, dt, &mut self.sky, &self.site.terrain, open_sigma);
             let (act, out) = t.brain.step(now, &sensed, &t.inbox);
             t.inbox.clear();
             for m in &out {

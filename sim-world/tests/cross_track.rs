@@ -1,8 +1,11 @@
-//! Route following with the real rapier physics: a truck driven by `vehicle::control` round
+//! Cross-track error: a truck steering with the controller (`vehicle::control`) along
 //! the default site's routes (the spiral ramp's curves, junction connectors, balloon loops)
-//! keeps its body close to the lane centreline at speed: p99 under 0.5 m. The maximum is
-//! held to 1 m: a loaded truck entering a curve slides outwards (the tyres' side slip) for a
-//! few seconds before the feedback takes it back (measured: max 0.79 m, p99 0.34 m).
+//! keeps its body close to the lane centreline at speed (over 5 m/s): max under 0.5 m. The
+//! truck steers on its EKF estimate (`vehicle::localise`); the error is measured on the true
+//! body (the physics pose against the route), so it includes the localisation error. Under
+//! the pit walls the estimate can be half a metre off with sigma at 0.5 m: the supervisor
+//! then caps the speed at 15 km/h, under "at speed". Measured: max 0.489 m, p99 0.315 m
+//! (main without localisation: max 0.786 m, p99 0.344 m).
 
 use sim_world::{SimConfig, SimWorld};
 use std::sync::Arc;
@@ -44,7 +47,7 @@ fn p99(mut v: Vec<f64>) -> f64 {
 }
 
 #[test]
-fn cross_track_error_at_speed_p99_under_half_a_metre_on_the_default_site() {
+fn cross_track_error_at_speed_under_half_a_metre_on_the_default_site() {
     let samples = run(3, 900.0, 5.0);
     assert!(
         samples.len() > 10_000,
@@ -75,5 +78,5 @@ fn cross_track_error_at_speed_p99_under_half_a_metre_on_the_default_site() {
         p_curves < 0.5,
         "p99 cross-track error in curves {p_curves:.3} m"
     );
-    assert!(max < 1.0, "max cross-track error {max:.3} m");
+    assert!(max < 0.5, "max cross-track error {max:.3} m");
 }

@@ -90,6 +90,7 @@ impl Rig {
             speed: st.speed,
             payload_t: self.payload_t,
             loader_done: false,
+            pos_sigma_m: vehicle::truck::DEFAULT_POS_SIGMA_M,
         };
         let (act, _) = self.truck.step(self.now, &sensed, inbox);
         self.ph.drive(self.body, &act, self.payload_t);

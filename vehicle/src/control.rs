@@ -39,13 +39,13 @@ pub struct LateralConfig {
 impl Default for LateralConfig {
     fn default() -> Self {
         LateralConfig {
-            gain: 3.0,
+            gain: 3.5,
             soft_speed_ms: 2.0,
-            preview_s: 0.5,
+            preview_s: 0.3,
             max_offset_m: 3.0,
-            heading_gain: 1.0,
+            heading_gain: 2.0,
             heading_chord_m: 1.5,
-            slip_s: 0.15,
+            slip_s: 0.2,
         }
     }
 }

@@ -22,11 +22,13 @@
 
 pub mod control;
 pub mod dynamics;
+pub mod localise;
 pub mod planner;
 pub mod supervisor;
 pub mod truck;
 
 pub use dynamics::TruckParams;
+pub use localise::{Localiser, LocaliserConfig};
 pub use planner::{
     Candidate, Plan, PlanError, PlanInput, PlanPoint, PlanTrack, Planner, PlannerConfig,
     RouteSample, SpeedProfile,

@@ -12,7 +12,7 @@
 //! | `Collision` | a confirmed track will be in the truck's corridor while the truck covers its stretch of road (a time-to-collision within the horizon), and the truck reaches that stretch in no more time than the full brake needs to stop short of it (the detection's age and a control period counted as reaction time, plus a standoff) | full brake; a track in the corridor ahead is a stopping point | no |
 //! | `PerceptionStale` | no track update for 500 ms / 1.5 s, once perception has started | slow / controlled stop | no |
 //! | `PlanStale` | no plan newer than 500 ms / 1.5 s, once a planner has started | slow / controlled stop | no |
-//! | `Localisation` | position 1-σ over 0.5 m (cap falls with σ) / over 2 m | slow / controlled stop | no, but logged |
+//! | `Localisation` | position 1-σ over 0.5 m (cap 15 km/h falling to 5 km/h with σ) / over 2 m | slow / controlled stop | no, but logged |
 //!
 //! Every change of a rule's level is logged as a [`SupervisorEvent`] with its reason, and
 //! every intervention (a rule leaving [`Level::Clear`]) is counted by reason.
@@ -150,6 +150,9 @@ pub struct SupervisorConfig {
     pub sigma_stop_m: f64,
     /// Speed cap just below [`SupervisorConfig::sigma_stop_m`], m/s.
     pub sigma_min_speed_ms: f64,
+    /// Speed cap just above [`SupervisorConfig::sigma_slow_m`], m/s: with half a metre of
+    /// position sigma the truck's lateral error is about that much, so it leaves speed.
+    pub sigma_slow_speed_ms: f64,
     /// Hysteresis of the σ thresholds: a level clears below this fraction of its threshold.
     pub sigma_hysteresis: f64,
     /// Added to the truck's half width and the track's half width: the corridor, m.
@@ -175,6 +178,7 @@ impl Default for SupervisorConfig {
             sigma_slow_m: 0.5,
             sigma_stop_m: 2.0,
             sigma_min_speed_ms: kmh(5.0),
+            sigma_slow_speed_ms: kmh(15.0),
             sigma_hysteresis: 0.9,
             corridor_margin_m: 1.0,
             standoff_m: 3.0,
@@ -457,7 +461,8 @@ impl Supervisor {
         self.set(now, Reason::Localisation, loc);
         if loc == Level::Slow {
             let f = ((c.sigma_stop_m - sigma) / (c.sigma_stop_m - c.sigma_slow_m)).clamp(0.0, 1.0);
-            let v_cap = c.sigma_min_speed_ms + f * (p.max_speed_ms - c.sigma_min_speed_ms);
+            let top = c.sigma_slow_speed_ms.min(p.max_speed_ms);
+            let v_cap = c.sigma_min_speed_ms + f * (top - c.sigma_min_speed_ms);
             cap = cap.min(v_cap);
         }
 

@@ -25,6 +25,8 @@ pub struct Sensed {
     pub payload_t: f64,
     /// The loader's operator signals the load is complete.
     pub loader_done: bool,
+    /// 1-sigma horizontal uncertainty of `pos`, m (from [`crate::localise`]).
+    pub pos_sigma_m: f64,
 }
 
 /// What the truck commands to its drive, brakes, steering and body.
@@ -122,7 +124,7 @@ pub struct Truck {
     pub controller: Controller,
     supervisor: Supervisor,
     verdict: Verdict,
-    /// 1-sigma horizontal position uncertainty, m ([`Truck::set_pos_sigma`]).
+    /// 1-sigma horizontal position uncertainty last sensed, m ([`Truck::pos_sigma`]).
     pos_sigma_m: f64,
     /// Target offset left of the route's centreline, m ([`Truck::set_lateral_offset`]).
     lateral_offset_m: f64,
@@ -339,13 +341,10 @@ impl Truck {
         self.supervisor.set_plan_age(now, age_us);
     }
 
-    /// 1-sigma horizontal position uncertainty of the localisation, m (holds until the next
-    /// call; [`DEFAULT_POS_SIGMA_M`] before the first). Over 0.5 m the truck slows, over 2 m
-    /// it stops until the uncertainty recovers. Non-finite counts as lost.
-    pub fn set_pos_sigma(&mut self, sigma_m: f64) {
-        self.pos_sigma_m = sigma_m;
-    }
-
+    /// The localisation's 1-sigma horizontal position uncertainty the last step sensed
+    /// ([`Sensed::pos_sigma_m`]; [`DEFAULT_POS_SIGMA_M`] before the first step). Over 0.5 m
+    /// the truck slows, over 2 m it stops until the uncertainty recovers; non-finite counts
+    /// as lost.
     pub fn pos_sigma(&self) -> f64 {
         self.pos_sigma_m
     }
@@ -546,8 +545,9 @@ impl Truck {
             net: &self.site.roads,
             progress: self.progress,
             permission: self.permission,
-            pos_sigma_m: self.pos_sigma_m,
+            pos_sigma_m: sensed.pos_sigma_m,
         };
+        self.pos_sigma_m = sensed.pos_sigma_m;
         self.verdict = self.supervisor.step(&self.params, &input);
         self.stats.interventions = self.supervisor.interventions();
         if self.verdict.latch == Some(StopReason::LinkLost)

@@ -70,6 +70,7 @@ impl Bench {
                 speed: self.v,
                 payload_t: 0.0,
                 loader_done: false,
+                pos_sigma_m: 0.0,
             };
             let (act, _) = self.truck.step(self.now, &sensed, &inbox);
             let a = p.longitudinal_accel(0.0, self.v, 0.0, act.throttle, act.brake);

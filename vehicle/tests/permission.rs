@@ -64,6 +64,7 @@ fn drive(grade: f64, payload_t: f64, v0: f64, start: f64, until: f64, renew: boo
             speed: v,
             payload_t,
             loader_done: false,
+            pos_sigma_m: 0.0,
         };
         if renew && k % 10 == 0 {
             inbox.push(grant(now));

@@ -62,7 +62,6 @@ fn drive(
         ),
         grant(now),
     ];
-    truck.set_pos_sigma(sigma);
     truck.set_lateral_offset(offset);
     let (mut s, mut v, mut furthest) = (start, v0, start);
     for k in 0..15_000u64 {
@@ -81,6 +80,7 @@ fn drive(
             speed: v,
             payload_t,
             loader_done: false,
+            pos_sigma_m: sigma,
         };
         let (act, _) = truck.step(now, &sensed, &inbox);
         inbox.clear();
