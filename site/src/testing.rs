@@ -7,6 +7,26 @@ use crate::site::{Dump, DumpKind, Loader, Material};
 use crate::terrain::{CarveSpec, PitSpec, TerrainSpec};
 use crate::{Heightfield, Site};
 
+/// The spec of a test site whose heightfield is given directly (no generated pit).
+fn given_terrain_spec(nx: usize, ny: usize, cell: f64) -> TerrainSpec {
+    TerrainSpec {
+        size_m: [(nx - 1) as f64 * cell, (ny - 1) as f64 * cell],
+        cell_m: cell,
+        rim_z: 0.0,
+        pit: PitSpec {
+            center: [0.0, 0.0],
+            floor_radius_m: 1.0,
+            top_radius_m: 2.0,
+            depth_m: 1.0,
+            bench_height_m: 1.0,
+            face_angle_deg: 60.0,
+            outline: vec![],
+        },
+        carve: CarveSpec::default(),
+        pads: vec![],
+    }
+}
+
 /// A plane rising at `grade` along +x, with one straight lane up it from `(0, 0)` to
 /// `(length_m, 0)` (lane 0) and its return lane 20 m to the north (lane 1). Speed limit
 /// 30 m/s, no intersections, no loaders.
@@ -56,22 +76,7 @@ pub fn slope(grade: f64, length_m: f64) -> Site {
     let lanes = vec![lane(0, 0, 1, &up), lane(1, 1, 0, &down)];
     Site {
         name: format!("slope {:.0}%", grade * 100.0),
-        terrain_spec: TerrainSpec {
-            size_m: [(nx - 1) as f64 * cell, (ny - 1) as f64 * cell],
-            cell_m: cell,
-            rim_z: 0.0,
-            pit: PitSpec {
-                center: [0.0, 0.0],
-                floor_radius_m: 1.0,
-                top_radius_m: 2.0,
-                depth_m: 1.0,
-                bench_height_m: 1.0,
-                face_angle_deg: 60.0,
-                outline: vec![],
-            },
-            carve: CarveSpec::default(),
-            pads: vec![],
-        },
+        terrain_spec: given_terrain_spec(nx, ny, cell),
         roads: RoadNetwork::new(nodes, lanes),
         terrain,
         intersections: vec![],
@@ -203,22 +208,7 @@ pub fn hillside(grade: f64, length_m: f64) -> Site {
     }];
     Site {
         name: format!("hillside {:.0}%", grade * 100.0),
-        terrain_spec: TerrainSpec {
-            size_m: [(nx - 1) as f64 * cell, (ny - 1) as f64 * cell],
-            cell_m: cell,
-            rim_z: 0.0,
-            pit: PitSpec {
-                center: [0.0, 0.0],
-                floor_radius_m: 1.0,
-                top_radius_m: 2.0,
-                depth_m: 1.0,
-                bench_height_m: 1.0,
-                face_angle_deg: 60.0,
-                outline: vec![],
-            },
-            carve: CarveSpec::default(),
-            pads: vec![],
-        },
+        terrain_spec: given_terrain_spec(nx, ny, cell),
         roads,
         terrain,
         intersections: vec![],
