@@ -588,9 +588,14 @@ impl Dispatcher {
             if v.lost || v.telemetry.is_none() {
                 continue;
             }
-            // Only a standing truck with no road granted ahead of it gets a new route.
+            // Only a standing truck gets a new route, and only one with no road granted ahead
+            // of it unless it is done with its route (loaded and waiting for a haul, or
+            // tipped and asking for work): a truck on its spot may stand more than a metre
+            // short of the route's end (a planner that stops with a margin, a localisation
+            // error) and would otherwise wait there for ever.
             let moving = v.telemetry.is_none_or(|t| t.speed.abs() > 0.5);
-            if moving || (v.route.is_some() && v.granted > v.progress + 1.0) {
+            let done = v.awaiting_haul.is_some() || v.task.is_none();
+            if moving || (!done && v.route.is_some() && v.granted > v.progress + 1.0) {
                 continue;
             }
             if let Some(m) = v.awaiting_haul {

@@ -59,17 +59,24 @@ fn join_and_ask_for_work(d: &mut Dispatcher, site: &Site, now: SimTime) {
 }
 
 /// Moves truck 0 along its route up to its grants, 1.5 m per 100 ms tick, to the route end.
-fn drive_to_route_end(
+fn drive_to_route_end(d: &mut Dispatcher, site: &Site, t: SimTime, seq: u64) -> (SimTime, u64) {
+    drive_to_short_of_end(d, site, t, seq, 0.0)
+}
+
+/// Moves truck 0 along its route up to its grants to `short_m` before the route end.
+fn drive_to_short_of_end(
     d: &mut Dispatcher,
     site: &Site,
     mut t: SimTime,
     mut seq: u64,
+    short_m: f64,
 ) -> (SimTime, u64) {
     let route = d.trucks()[&TruckId(0)].route.clone().expect("a route");
     let mut p = d.trucks()[&TruckId(0)].progress;
+    let end = route.length - short_m;
     for _ in 0..100_000 {
         let granted = d.trucks()[&TruckId(0)].granted;
-        let next = (p + 1.5).min(granted);
+        let next = (p + 1.5).min(granted).min(end);
         let speed = (next - p) / 0.1;
         p = next;
         let pt = route.point_at(p, &site.roads);
@@ -87,7 +94,7 @@ fn drive_to_route_end(
         d.tick(t);
         d.poll_outbox();
         t += SimDuration::from_millis(100);
-        if p >= route.length - 1e-6 && speed == 0.0 {
+        if p >= end - 1e-6 && speed == 0.0 {
             return (t, seq);
         }
     }
@@ -161,6 +168,53 @@ fn work_then_haul_to_a_dump_of_the_loaders_material() {
         "{kind:?}"
     );
     assert!(matches!(kind, DumpKind::Crusher | DumpKind::Waste));
+}
+
+/// A truck loaded on its spot gets its haul also when it stands short of the route's end (a
+/// planner's stopping margin, a localisation error): before, the road granted ahead of it
+/// (more than 1 m) kept it from any new route, and it stood loaded at the loader for ever.
+#[test]
+fn a_loaded_truck_standing_short_of_its_spot_gets_its_haul() {
+    let site = site();
+    let mut d = Dispatcher::new(site.clone(), DispatcherConfig::default());
+    let now = SimTime::ZERO;
+    join_and_ask_for_work(&mut d, &site, now);
+    let loader = d
+        .poll_outbox()
+        .iter()
+        .find_map(|m| match m.body {
+            DispatchMsg::Assignment {
+                task: Task::Load { loader },
+                ..
+            } => Some(loader),
+            _ => None,
+        })
+        .expect("an assignment to a loader");
+    let (t, seq) = drive_to_short_of_end(&mut d, &site, now, 5, 1.4);
+    let v = &d.trucks()[&TruckId(0)];
+    assert!(v.granted > v.progress + 1.0, "road granted ahead of it");
+    d.handle(
+        t,
+        &up(
+            seq,
+            t,
+            TruckMsg::LoadDone {
+                loader,
+                tonnes: 290.0,
+            },
+        ),
+    );
+    d.tick(t);
+    assert!(
+        d.poll_outbox().iter().any(|m| matches!(
+            m.body,
+            DispatchMsg::Assignment {
+                task: Task::Dump { .. },
+                ..
+            }
+        )),
+        "no haul assignment"
+    );
 }
 
 #[test]

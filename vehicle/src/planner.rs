@@ -90,6 +90,12 @@ pub const PROX_SIGMA_D_M: f64 = 1.0;
 pub const HORIZON_S: f64 = 5.0;
 /// Time between the horizon's points, s.
 pub const POINT_DT_S: f64 = 0.25;
+/// Below this speed, the "stop at the stop point" profile creeps up to the point instead of
+/// braking where it stands, m/s.
+pub const CREEP_BELOW_MPS: f64 = 1.0;
+/// Deceleration the creeping profile stops at, m/s² (gentle: over a few metres the comfort
+/// cost of a harder stop outweighs the progress it makes).
+pub const CREEP_DECEL_MPS2: f64 = 0.3;
 /// Time between the braking tail's samples, s.
 pub const TAIL_DT_S: f64 = 0.25;
 /// Name of the model's input.
@@ -804,9 +810,20 @@ pub fn score_candidates(
             } else {
                 cfg.max_decel
             };
+            // From (nearly) rest short of the stop point, "stop at the stop point" first
+            // creeps up to it (accelerating, never faster than a stop at
+            // [`CREEP_DECEL_MPS2`] at the point allows): a truck that stopped a few metres short of its loading spot
+            // (behind a truck that has since left) must close the gap, and every other
+            // profile would pass the point or stand still.
+            let creep = profile == SpeedProfile::StopAtPoint
+                && v0 < CREEP_BELOW_MPS
+                && stop_dist.is_finite()
+                && stop_dist > 0.01;
+            let rest_s = s0 + stop_dist;
             let (want_stop, decel) = match profile {
                 SpeedProfile::StopComfort => (true, cfg.comfort_decel),
                 SpeedProfile::StopHard => (true, cfg.hard_decel),
+                SpeedProfile::StopAtPoint if creep => (true, CREEP_DECEL_MPS2),
                 SpeedProfile::StopAtPoint => (true, point_decel),
                 _ => (false, cfg.comfort_decel),
             };
@@ -842,7 +859,12 @@ pub fn score_candidates(
                         SpeedProfile::Ease25 => 0.25 * lim,
                         _ => 0.0,
                     };
-                    let v1 = if want_stop {
+                    let v1 = if creep {
+                        let room = (rest_s - s).max(0.0);
+                        (v + cfg.accel * h)
+                            .min(lim)
+                            .min((2.0 * decel * room).sqrt())
+                    } else if want_stop {
                         (v - decel * h).max(0.0)
                     } else if v < want {
                         (v + cfg.accel * h).min(want)

@@ -91,6 +91,9 @@ const AT_SPOT_M: f64 = 1.5;
 /// point already holds it; taking the plan's would leave the truck short of its loading or
 /// tipping spot for ever (the planner's margin is more than [`AT_SPOT_M`]).
 const PLAN_REST_SLACK_M: f64 = 2.5;
+/// Within this distance of its own stopping point, a truck whose plan rests at that point
+/// (within [`PLAN_REST_SLACK_M`]) drives the last metres on its own speed planner, m.
+const LAST_METRES_M: f64 = 8.0;
 
 /// One truck's autonomy.
 pub struct Truck {
@@ -148,6 +151,8 @@ pub struct FollowPlan {
     pub speeds: Vec<(f64, f64)>,
     /// Where a stopping profile brings the centre to rest, m of route distance.
     pub stop_s_m: Option<f64>,
+    /// Where the chosen trajectory (any profile, with its braking tail) comes to rest, m.
+    pub rest_s_m: Option<f64>,
 }
 
 impl FollowPlan {
@@ -308,6 +313,9 @@ impl Truck {
                 .collect(),
             stop_s_m: chosen
                 .filter(|c| c.profile.is_stop() && c.stop_s_m.is_finite())
+                .map(|c| c.stop_s_m),
+            rest_s_m: chosen
+                .filter(|c| c.stop_s_m.is_finite())
                 .map(|c| c.stop_s_m),
         });
         self.supervisor
@@ -758,7 +766,14 @@ impl Truck {
         let mut v_target = v_max
             .min(Self::reachable(0.0, to_stop, decel))
             .min(verdict.speed_cap);
-        if let Some((f, age)) = follow {
+        // The last metres to the truck's own stopping point are the truck's: a plan that
+        // comes to rest there (within the slack) is stopping for that same point, with its
+        // larger margin, and following its speed would leave the truck short of its spot.
+        let last_metres = stop_at - self.progress < LAST_METRES_M
+            && follow
+                .and_then(|(f, _)| f.rest_s_m)
+                .is_some_and(|s| s >= stop_at - PLAN_REST_SLACK_M);
+        if let Some((f, age)) = follow.filter(|_| !last_metres) {
             v_target = v_target.min(f.speed_at(age + PLAN_LEAD_S));
         }
         if !may_move || expired || to_stop <= 0.0 {

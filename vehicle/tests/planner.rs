@@ -238,6 +238,37 @@ fn a_stop_point_ahead_stops_the_truck_before_it() {
     );
 }
 
+/// A truck standing a few metres short of its stop point (it stopped behind a truck that has
+/// since left its loading spot) closes the gap and stops within a metre and a half of the
+/// point, never past it. Before the creeping profile, every candidate either passed the point
+/// or held speed 0, and the truck stood there for ever.
+#[test]
+fn a_truck_at_rest_short_of_its_stop_point_creeps_up_to_it() {
+    for gap in [1.6, 1.8, 2.0, 2.5, 4.0, 6.0, 12.0] {
+        let mut p = scene(0.0);
+        p.stop_m = p.progress_m + gap;
+        let stop = p.stop_m;
+        let plan = plan1(&p);
+        let c = chosen(&plan);
+        assert!(!c.lethal, "gap {gap}: {:?} is lethal", c.profile);
+        assert!(
+            plan.points.iter().any(|q| q.v_mps > 0.1),
+            "gap {gap}: the plan stands still ({:?})",
+            c.profile
+        );
+        let end = drive(p, 40.0, |p, plan| {
+            assert!(p.progress_m <= stop, "gap {gap}: past the stop point");
+            assert!(!chosen(plan).lethal, "gap {gap}");
+        });
+        assert!(end.speed_mps < 0.05, "gap {gap}: {} m/s", end.speed_mps);
+        let short = stop - end.progress_m;
+        assert!(
+            (0.0..=1.5).contains(&short),
+            "gap {gap}: stops {short:.2} m short of the point"
+        );
+    }
+}
+
 #[test]
 fn a_vehicle_crossing_ahead_is_yielded_to() {
     let crossing = PlanTrack {
