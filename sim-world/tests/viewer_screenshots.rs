@@ -315,3 +315,81 @@ fn viewer_screenshots_show_the_mine() {
 const ROCK_TRUCK: u32 = 1;
 const ROCK: &str = "rock@-55,748";
 const SHOT_AT: &str = "7s";
+
+/// A pixel of the candidates' green end (the cheaper half of the non-lethal candidates).
+fn is_candidate_green(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    g > 180 && r < 140 && b < 140 && g - r > 70 && g - b > 70
+}
+
+/// A pixel of the cost ramp's blue end or its amber end.
+fn is_cost(p: [u8; 3]) -> bool {
+    let [r, g, b] = p.map(i32::from);
+    let blue = b > 200 && r < 90 && g < 140 && b - g > 90;
+    let amber = r > 200 && (90..190).contains(&g) && b < 60;
+    blue || amber
+}
+
+/// With planning on, the selected truck's plan is drawn: the candidate trajectories, slice 0
+/// of its cost volume, its supervisor ring. The same scene is shot without and with each
+/// overlay and the overlay's colours must appear where they were not.
+#[test]
+fn viewer_screenshots_show_the_selected_trucks_plan() {
+    let x = start_xvfb();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("viewer-shots");
+    std::fs::create_dir_all(&dir).expect("shot dir");
+    let base = |overlays: &str| {
+        vec![
+            "--at".to_string(),
+            PLAN_AT.to_string(),
+            "--camera".to_string(),
+            format!("follow:{PLAN_TRUCK}"),
+            "--perception".to_string(),
+            "on".to_string(),
+            "--planning".to_string(),
+            "on".to_string(),
+            "--overlays".to_string(),
+            overlays.to_string(),
+        ]
+    };
+    let shot = |name: &str, overlays: &str| {
+        let v = base(overlays);
+        let a: Vec<&str> = v.iter().map(String::as_str).collect();
+        shoot_fleet(&x, &dir, name, 3, &a)
+    };
+    let plain = shot("plan-none", "");
+    let cand = shot("plan-candidates", "candidates");
+    let cost = shot("plan-costs", "costs,supervisor");
+    for s in [&plain, &cand, &cost] {
+        assert_not_blank(s, "plan");
+    }
+    let p = &cand.side["planning"];
+    eprintln!("planning: {p}");
+    assert!(p["plans"].as_u64().unwrap_or(0) > 10, "{p}");
+    assert_eq!(
+        p["candidates"].as_u64(),
+        Some(56),
+        "7 offsets x 8 profiles: {p}"
+    );
+    assert!(
+        p["plan_age_s"].as_f64().is_some_and(|a| a < 1.0),
+        "the plan is fresh: {p}"
+    );
+    assert!(p["cost_cells"].as_u64().unwrap_or(0) > 100, "{p}");
+    assert!(p["supervisor_level"].is_string(), "{p}");
+    let count = |s: &Shot, f: fn([u8; 3]) -> bool| s.all().filter(|p| f(*p)).count();
+    let (g0, g1) = (
+        count(&plain, is_candidate_green),
+        count(&cand, is_candidate_green),
+    );
+    let (c0, c1) = (count(&plain, is_cost), count(&cost, is_cost));
+    eprintln!("candidate pixels {g0} -> {g1}, cost pixels {c0} -> {c1}");
+    assert!(g1 > g0 + 300, "candidates not visible: {g0} -> {g1}");
+    assert!(c1 > c0 + 1000, "cost volume not visible: {c0} -> {c1}");
+    eprintln!("screenshots in {}", dir.display());
+}
+
+/// The plan shot: truck 1 of 3 (seed 1), followed by the chase camera while it drives its
+/// first haul at speed.
+const PLAN_TRUCK: u32 = 1;
+const PLAN_AT: &str = "20s";

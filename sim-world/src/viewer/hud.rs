@@ -1,7 +1,8 @@
 //! On-screen text: the sim clock, the speed asked and achieved (real-time factor), frame time,
 //! the overlays and keys; the inspector of the selected truck (state, speed, payload, distance
 //! to its permission end, link SINR and RTT, its perception's figures when perception is on,
-//! recent events); the colour key of the perception overlays while one of them is on.
+//! its plan and supervisor when planning is on, recent events); the colour key of the
+//! perception and planning overlays while one of them is on.
 //!
 //! Recent events are recorded by a system in the `SimStep` schedule (after the pose sync), so
 //! that no step is missed however many run per frame: changes of mission state, task, route
@@ -12,6 +13,9 @@ use super::clock::SimClock;
 use super::overlays::{queues, OverlayKind, Overlays};
 use super::perception::{
     class_colour, class_label, height_colour, ARROW_S, CONFIDENCE_BAR_M, RAMP_MAX_M, RAMP_MIN_M,
+};
+use super::plan::{
+    cost_colour, level_colour, CHEAPEST, CHOSEN, COST_SCALE, DEAREST, LETHAL as LETHAL_CANDIDATE,
 };
 use super::radio::Radio;
 use super::ViewerSystems;
@@ -82,10 +86,13 @@ struct InspectorText;
 /// The colour key of the perception overlays, and its two parts.
 #[derive(Component)]
 struct KeyPanel;
-#[derive(Component)]
-struct PointsKey;
-#[derive(Component)]
-struct ClassKey;
+/// A part of the colour key, shown with its overlays.
+#[derive(Component, Clone, Copy, PartialEq, Eq)]
+enum KeyPart {
+    Points,
+    Classes,
+    Plan,
+}
 
 /// Mean frame time, smoothed, ms.
 #[derive(Resource, Default)]
@@ -171,7 +178,7 @@ fn spawn_key(commands: &mut Commands) {
         ))
         .with_children(|p| {
             p.spawn((
-                PointsKey,
+                KeyPart::Points,
                 Node {
                     flex_direction: FlexDirection::Column,
                     row_gap: px(3.0),
@@ -193,7 +200,7 @@ fn spawn_key(commands: &mut Commands) {
                 });
             });
             p.spawn((
-                ClassKey,
+                KeyPart::Classes,
                 Node {
                     flex_direction: FlexDirection::Column,
                     row_gap: px(3.0),
@@ -216,6 +223,62 @@ fn spawn_key(commands: &mut Commands) {
                      red line across the lane: where the truck stops for an obstacle"
                 )));
             });
+            p.spawn((
+                KeyPart::Plan,
+                Node {
+                    flex_direction: FlexDirection::Column,
+                    row_gap: px(3.0),
+                    ..default()
+                },
+            ))
+            .with_children(|p| {
+                p.spawn(text("candidates (C), cost volume slice 0 (V)".into()));
+                p.spawn(row()).with_children(|r| {
+                    for (c, label) in [
+                        (CHOSEN, "chosen"),
+                        (CHEAPEST, "cheapest"),
+                        (DEAREST, "dearest"),
+                        (LETHAL_CANDIDATE, "lethal"),
+                    ] {
+                        r.spawn(row()).with_children(|cell| {
+                            cell.spawn(swatch(c));
+                            cell.spawn(text(label.into()));
+                        });
+                    }
+                });
+                p.spawn(row()).with_children(|r| {
+                    for (c, label) in [
+                        (0.5f32, "cost 0.5"),
+                        (COST_SCALE / 2.0, "6"),
+                        (COST_SCALE, "12+"),
+                        (vehicle::planner::LETHAL, "lethal"),
+                    ] {
+                        r.spawn(row()).with_children(|cell| {
+                            cell.spawn(swatch(cost_colour(c).unwrap_or_default()));
+                            cell.spawn(text(label.into()));
+                        });
+                    }
+                });
+                p.spawn(text("supervisor (S): ring over the truck".into()));
+                p.spawn(row()).with_children(|r| {
+                    use vehicle::supervisor::Level;
+                    for (l, latched, label) in [
+                        (Level::Clear, false, "clear"),
+                        (Level::Slow, false, "slow"),
+                        (Level::Stop, false, "stop"),
+                        (Level::Brake, false, "brake"),
+                        (Level::Stop, true, "latched"),
+                    ] {
+                        r.spawn(row()).with_children(|cell| {
+                            cell.spawn(swatch(level_colour(l, latched)));
+                            cell.spawn(text(label.into()));
+                        });
+                    }
+                });
+                p.spawn(text(
+                    "green bar: permission end; red bar: supervisor stop point (a track)".into(),
+                ));
+            });
         });
 }
 
@@ -223,15 +286,14 @@ fn spawn_key(commands: &mut Commands) {
 fn update_key(
     overlays: Res<Overlays>,
     mut panel: Query<&mut Visibility, With<KeyPanel>>,
-    mut points: Query<&mut Node, (With<PointsKey>, Without<ClassKey>)>,
-    mut classes: Query<&mut Node, (With<ClassKey>, Without<PointsKey>)>,
+    mut parts: Query<(&KeyPart, &mut Node)>,
 ) {
     if !overlays.is_changed() {
         return;
     }
     let on = |k| overlays.is_on(k);
-    let any = OverlayKind::PERCEPTION.into_iter().any(on);
-    let shown = |b: bool| if b { Display::Flex } else { Display::None };
+    let planning = OverlayKind::PLANNING.into_iter().any(on);
+    let any = OverlayKind::PERCEPTION.into_iter().any(on) || planning;
     for mut v in &mut panel {
         *v = if any {
             Visibility::Inherited
@@ -239,11 +301,13 @@ fn update_key(
             Visibility::Hidden
         };
     }
-    for mut n in &mut points {
-        n.display = shown(on(OverlayKind::Points));
-    }
-    for mut n in &mut classes {
-        n.display = shown(on(OverlayKind::Detections) || on(OverlayKind::Tracks));
+    for (part, mut n) in &mut parts {
+        let shown = match part {
+            KeyPart::Points => on(OverlayKind::Points),
+            KeyPart::Classes => on(OverlayKind::Detections) || on(OverlayKind::Tracks),
+            KeyPart::Plan => planning,
+        };
+        n.display = if shown { Display::Flex } else { Display::None };
     }
 }
 
@@ -303,6 +367,84 @@ fn perception_text(w: &crate::SimWorld, i: usize) -> Option<String> {
         out.push_str(&format!("\nperception error: {e}"));
     }
     Some(out)
+}
+
+/// The inspector's planning lines for truck `i` (none without planning).
+fn planning_text(w: &crate::SimWorld, i: usize) -> Option<String> {
+    let pl = w.planning.as_ref()?;
+    let p = pl.trucks.get(i)?;
+    let mut out = format!(
+        "\nplanning (NPU {}, {})\nplans {}  queued behind detector {}\nlatency {}",
+        pl.planner.profile.name,
+        format!("{:?}", pl.planner.precision).to_lowercase(),
+        p.stats.plans,
+        p.stats.queued,
+        duration_text(pl.planner.latency_us()),
+    );
+    match &p.latest {
+        Some(plan) => {
+            let lethal = plan.candidates.iter().filter(|c| c.lethal).count();
+            let chosen = plan
+                .chosen_candidate()
+                .map_or_else(|| "-".to_string(), |c| c.profile.name().to_string());
+            out.push_str(&format!(
+                "  plan age {}\nchosen {} at {:+.1} m, {:.1} km/h\ncandidates {} ({} lethal)",
+                duration_text(w.now.0.saturating_sub(plan.time.0)),
+                chosen,
+                plan.target_offset_m,
+                plan.target_speed_mps * 3.6,
+                plan.candidates.len(),
+                lethal,
+            ));
+        }
+        None => out.push_str("  no plan yet"),
+    }
+    if let Some(e) = &w.planning_error {
+        out.push_str(&format!("\nplanning error: {e}"));
+    }
+    Some(out)
+}
+
+/// The inspector's supervisor lines: level, reason, speed cap, TTC, interventions.
+fn supervisor_text(t: &vehicle::Truck) -> String {
+    let v = t.verdict();
+    let sup = t.supervisor();
+    let reason = v.reason.map_or("", |r| r.name());
+    let level = format!("{:?}", v.level).to_lowercase();
+    let cap = if v.speed_cap.is_finite() {
+        format!("{:.1} km/h", v.speed_cap * 3.6)
+    } else {
+        "none".into()
+    };
+    let ttc = v
+        .ttc_s
+        .filter(|s| s.is_finite())
+        .map_or_else(|| "-".to_string(), |s| format!("{s:.1} s"));
+    let counts: Vec<String> = sup
+        .interventions()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{} {n}", r.name()))
+        .collect();
+    format!(
+        "\nsupervisor {level}{}{}  cap {cap}  TTC {ttc}\ninterventions {}{}",
+        if reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({reason})")
+        },
+        if sup.latched() {
+            ", LATCHED until re-armed"
+        } else {
+            ""
+        },
+        sup.interventions().total(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", counts.join(", "))
+        },
+    )
 }
 
 fn clock_text(t: SimTime) -> String {
@@ -437,7 +579,7 @@ fn update(
     let mut s = format!(
         "truck {}\nstate {}\ntask {}\nspeed {:.1} km/h\npayload {:.0} t\n\
          to permission end {:.0} m\nclaim held {:.0} m{}\nlink {}\nRTT {}\n\
-         loads {}  dumps {}{}\nrecent events:",
+         loads {}  dumps {}{}{}{}\nrecent events:",
         t.id.0,
         t.brain.state(),
         task_text(t.brain.task()),
@@ -460,6 +602,8 @@ fn update(
         t.metrics.loads,
         t.metrics.dumps,
         perception_text(w, i).unwrap_or_default(),
+        planning_text(w, i).unwrap_or_default(),
+        supervisor_text(&t.brain),
     );
     if let Some(q) = log.events.get(i) {
         for (at, e) in q.iter().rev() {

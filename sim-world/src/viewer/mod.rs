@@ -9,9 +9,10 @@
 //! - [`camera`]: orbit, pan, zoom; follow a truck (chase, top-down); click to select;
 //! - [`overlays`]: toggled overlays drawn from real data (routes, claims, queues, 5G links,
 //!   SINR coverage heatmap, and the selected truck's perception: point cloud, detections,
-//!   tracks);
+//!   tracks; its plan: candidate trajectories, chosen plan, cost volume; its supervisor);
 //! - [`perception`]: obstacles as boxes from the time they appear; the selected truck is the
 //!   one whose full point cloud perception keeps; the perception overlays' drawing;
+//! - [`plan`]: the drawing of the selected truck's plan, cost volume and supervisor state;
 //! - [`radio`]: the 5G model over the site's terrain (serving cell and SINR per truck, coverage);
 //! - [`hud`]: clock, real-time factor, frame time, the inspector of the selected truck;
 //! - [`shot`]: `--screenshot`: simulate headlessly up to a time, render, save a PNG, exit.
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod hud;
 pub mod overlays;
 pub mod perception;
+pub mod plan;
 pub mod radio;
 pub mod scene;
 pub mod shot;

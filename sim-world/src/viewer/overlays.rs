@@ -9,10 +9,14 @@
 //! - coverage (`H`): the best-server SINR heatmap (a mesh, see `radio`);
 //! - points (`P`), detections (`D`), tracks (`K`): what the selected truck perceives (its
 //!   last sweep coloured by height, its last detections, its tracks and the obstacle it
-//!   stops for; the systems are in `perception`).
+//!   stops for; the systems are in `perception`);
+//! - candidates (`C`), costs (`V`), supervisor (`S`): the selected truck's plan (every
+//!   candidate trajectory and the chosen one), slice 0 of its cost volume, and its safety
+//!   supervisor's state (the systems are in `plan`).
 
 use super::camera::Selection;
 use super::perception;
+use super::plan;
 use super::radio::Radio;
 use super::{to_bevy, ViewerSystems};
 use crate::app::World as SimRes;
@@ -31,10 +35,13 @@ pub enum OverlayKind {
     Points,
     Detections,
     Tracks,
+    Candidates,
+    Costs,
+    Supervisor,
 }
 
 impl OverlayKind {
-    pub const ALL: [OverlayKind; 8] = [
+    pub const ALL: [OverlayKind; 11] = [
         OverlayKind::Routes,
         OverlayKind::Claims,
         OverlayKind::Queues,
@@ -43,6 +50,16 @@ impl OverlayKind {
         OverlayKind::Points,
         OverlayKind::Detections,
         OverlayKind::Tracks,
+        OverlayKind::Candidates,
+        OverlayKind::Costs,
+        OverlayKind::Supervisor,
+    ];
+
+    /// The overlays of the selected truck's planning and supervisor.
+    pub const PLANNING: [OverlayKind; 3] = [
+        OverlayKind::Candidates,
+        OverlayKind::Costs,
+        OverlayKind::Supervisor,
     ];
 
     /// The overlays of the selected truck's perception.
@@ -62,6 +79,9 @@ impl OverlayKind {
             OverlayKind::Points => "points",
             OverlayKind::Detections => "detections",
             OverlayKind::Tracks => "tracks",
+            OverlayKind::Candidates => "candidates",
+            OverlayKind::Costs => "costs",
+            OverlayKind::Supervisor => "supervisor",
         }
     }
 
@@ -76,6 +96,9 @@ impl OverlayKind {
             OverlayKind::Detections => KeyCode::KeyD,
             // `T` is the top-down camera
             OverlayKind::Tracks => KeyCode::KeyK,
+            OverlayKind::Candidates => KeyCode::KeyC,
+            OverlayKind::Costs => KeyCode::KeyV,
+            OverlayKind::Supervisor => KeyCode::KeyS,
         }
     }
 
@@ -89,6 +112,9 @@ impl OverlayKind {
             OverlayKind::Points => 'P',
             OverlayKind::Detections => 'D',
             OverlayKind::Tracks => 'K',
+            OverlayKind::Candidates => 'C',
+            OverlayKind::Costs => 'V',
+            OverlayKind::Supervisor => 'S',
         }
     }
 
@@ -317,6 +343,9 @@ pub(super) fn plugin(app: &mut App) {
             perception::draw_points.run_if(overlay_on(OverlayKind::Points)),
             perception::draw_detections.run_if(overlay_on(OverlayKind::Detections)),
             perception::draw_tracks.run_if(overlay_on(OverlayKind::Tracks)),
+            plan::draw_costs.run_if(overlay_on(OverlayKind::Costs)),
+            plan::draw_candidates.run_if(overlay_on(OverlayKind::Candidates)),
+            plan::draw_supervisor.run_if(overlay_on(OverlayKind::Supervisor)),
             draw_selection,
         )
             .in_set(ViewerSystems::Draw),
@@ -338,8 +367,15 @@ mod tests {
             Ok(OverlayKind::PERCEPTION.to_vec())
         );
         let all = OverlayKind::parse_list("all").unwrap_or_default();
-        assert_eq!(all.len(), 8);
-        for k in OverlayKind::PERCEPTION {
+        assert_eq!(all.len(), 11);
+        assert_eq!(
+            OverlayKind::parse_list("candidates,costs,supervisor"),
+            Ok(OverlayKind::PLANNING.to_vec())
+        );
+        for k in OverlayKind::PERCEPTION
+            .into_iter()
+            .chain(OverlayKind::PLANNING)
+        {
             assert!(all.contains(&k), "{k:?} not in all");
         }
         assert_eq!(OverlayKind::parse_list(""), Ok(vec![]));
@@ -351,7 +387,8 @@ mod tests {
     fn overlay_keys_are_distinct_and_leave_the_camera_keys_alone() {
         let keys: BTreeSet<char> = OverlayKind::ALL.iter().map(|k| k.key_name()).collect();
         assert_eq!(keys.len(), OverlayKind::ALL.len());
-        for camera in ['F', 'T', 'O'] {
+        // camera and clock keys
+        for camera in ['F', 'T', 'O', 'N'] {
             assert!(!keys.contains(&camera), "{camera} is a camera key");
         }
     }

@@ -58,6 +58,50 @@ struct Sidecar {
     overlays: Vec<&'static str>,
     /// The selected truck's perception at the picture, when perception is on.
     perception: Option<ShotPerception>,
+    /// The selected truck's plan and supervisor at the picture, when planning is on.
+    planning: Option<ShotPlanning>,
+}
+
+/// The selected truck's plan (the one it follows) and supervisor when the picture was taken.
+#[derive(serde::Serialize)]
+struct ShotPlanning {
+    plans: u64,
+    /// Age of the latest plan, s; `None` before the first.
+    plan_age_s: Option<f64>,
+    candidates: usize,
+    lethal: usize,
+    chosen_profile: Option<&'static str>,
+    chosen_offset_m: Option<f64>,
+    /// Cells of slice 0 of the cost volume the costs overlay draws.
+    cost_cells: usize,
+    speed_mps: f64,
+    supervisor_level: String,
+    supervisor_reason: Option<&'static str>,
+}
+
+fn shot_planning(w: &crate::SimWorld, sel: Option<u32>) -> Option<ShotPlanning> {
+    let i = sel? as usize;
+    let p = w.planning.as_ref()?.trucks.get(i)?;
+    let t = w.trucks.get(i)?;
+    let latest = p.latest.as_ref();
+    let v = t.brain.verdict();
+    Some(ShotPlanning {
+        plans: p.stats.plans,
+        plan_age_s: latest.map(|l| w.now.0.saturating_sub(l.time.0) as f64 / 1e6),
+        candidates: latest.map_or(0, |l| l.candidates.len()),
+        lethal: latest.map_or(0, |l| l.candidates.iter().filter(|c| c.lethal).count()),
+        chosen_profile: latest.and_then(|l| l.chosen_candidate().map(|c| c.profile.name())),
+        chosen_offset_m: latest.map(|l| l.target_offset_m),
+        cost_cells: latest.map_or(0, |l| {
+            l.cost_slice0
+                .iter()
+                .filter(|c| super::plan::cost_colour(**c).is_some())
+                .count()
+        }),
+        speed_mps: w.physics.state(t.body).speed,
+        supervisor_level: format!("{:?}", v.level).to_lowercase(),
+        supervisor_reason: v.reason.map(|r| r.name()),
+    })
 }
 
 /// What the selected truck perceived when the picture was taken.
@@ -143,6 +187,7 @@ fn tick(
             selected: sel.0,
             overlays: plan.opts.overlays.iter().map(|k| k.name()).collect(),
             perception: shot_perception(&sim.0, sel.0),
+            planning: shot_planning(&sim.0, sel.0),
         };
         let json_path = plan.opts.path.with_extension("json");
         match serde_json::to_string_pretty(&side) {
