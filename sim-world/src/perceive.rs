@@ -32,8 +32,18 @@ use site::seed::Stream;
 use site::{SimTime, Site};
 use std::sync::Arc;
 
-/// Tracks this close to a mapped loader are the loader, m.
+/// Tracks whose footprint comes this close to a mapped loader's position are the loader, m
+/// (a loader is big, and a truck beside it sees only part of it: that part's centroid can
+/// lie more than 10 m from the loader's position).
 pub const LOADER_IGNORE_M: f64 = 10.0;
+
+/// Whether a track at (`x`, `y`) with half extent `half` is a mapped loader.
+pub(crate) fn near_loader(site: &Site, x: f64, y: f64, half: f64) -> bool {
+    let half = if half.is_finite() { half.max(0.0) } else { 0.0 };
+    site.loaders
+        .iter()
+        .any(|l| (l.pos[0] - x).hypot(l.pos[1] - y) < LOADER_IGNORE_M + half)
+}
 /// A track within a fleet truck's half length plus this of its centre is that truck, m.
 pub const FLEET_MARGIN_M: f64 = 2.0;
 /// Tracks faster than this are traffic, not obstacles, m/s.
@@ -343,7 +353,7 @@ impl Perception {
                 let views: Vec<vehicle::TrackView> = p
                     .tracker
                     .confirmed()
-                    .filter(|tr| is_obstacle_track(site, &fleet, i, tr.x, tr.y))
+                    .filter(|tr| is_obstacle_track(site, &fleet, i, tr))
                     .map(|tr| vehicle::TrackView {
                         x: tr.x,
                         y: tr.y,
@@ -553,23 +563,20 @@ pub(crate) fn fleet_footprints(trucks: &[TruckSim], physics: &Physics) -> Vec<([
         .collect()
 }
 
-/// A track at (`x`, `y`) seen by truck `me` is an obstacle for its supervisor and planner:
-/// it is none of the fleet's other trucks and not a mapped loader.
+/// A track seen by truck `me` is an obstacle for its supervisor and planner: it is none of
+/// the fleet's other trucks and not a mapped loader ([`near_loader`] on its footprint).
 pub(crate) fn is_obstacle_track(
     site: &Site,
     fleet: &[([f64; 2], f64)],
     me: usize,
-    x: f64,
-    y: f64,
+    tr: &perception::track::Track,
 ) -> bool {
+    let (x, y) = (tr.x, tr.y);
     !fleet
         .iter()
         .enumerate()
         .any(|(k, (c, r))| k != me && (c[0] - x).hypot(c[1] - y) < *r)
-        && !site
-            .loaders
-            .iter()
-            .any(|l| (l.pos[0] - x).hypot(l.pos[1] - y) < LOADER_IGNORE_M)
+        && !near_loader(site, x, y, 0.5 * tr.length.max(tr.width))
 }
 
 fn remember(
@@ -645,11 +652,7 @@ fn in_corridor(site: &Site, t: &TruckSim, x: f64, y: f64, half: f64) -> bool {
     let Some(route) = t.brain.route() else {
         return false;
     };
-    if site
-        .loaders
-        .iter()
-        .any(|l| (l.pos[0] - x).hypot(l.pos[1] - y) < LOADER_IGNORE_M)
-    {
+    if near_loader(site, x, y, half) {
         return false;
     }
     let progress = t.brain.progress();
@@ -739,6 +742,23 @@ pub fn load_detector(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The part of a loader a truck beside it sees can have its centroid more than
+    /// `LOADER_IGNORE_M` from the loader's position: such a track (20 m across, 10.6 m off,
+    /// as a truck leaving loader 0 of the default site saw it, and then stood beside it for
+    /// ever) is the loader; a rock 12 m off is not.
+    #[test]
+    fn a_big_track_overlapping_a_loader_is_the_loader_a_rock_beside_it_is_not() {
+        let site = site::default_site::load().expect("default site");
+        let l = site.loaders[0].pos;
+        let (x, y) = (l[0] + 10.6, l[1]);
+        assert!(near_loader(&site, x, y, 10.35));
+        let x = l[0] + 12.0;
+        assert!(near_loader(&site, x, y, 10.35));
+        assert!(!near_loader(&site, x, y, 0.75));
+        assert!(!near_loader(&site, x, y, f64::NAN));
+        assert!(near_loader(&site, l[0] + 3.0, l[1], 0.75));
+    }
 
     #[test]
     fn figures_of_samples_are_the_percentiles_of_what_was_recorded() {

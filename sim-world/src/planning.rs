@@ -137,7 +137,7 @@ impl Planning {
             let tracks: Vec<PlanTrack> = perception.trucks[i]
                 .tracker
                 .confirmed()
-                .filter(|tr| is_obstacle_track(site, &fleet, i, tr.x, tr.y))
+                .filter(|tr| is_obstacle_track(site, &fleet, i, tr))
                 .filter_map(|tr| PlanTrack::from_track(tr, now_us))
                 .collect();
             inputs.push(PlanInput {
