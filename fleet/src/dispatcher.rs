@@ -1,5 +1,6 @@
 //! The dispatcher state machine.
 
+use crate::assign::{Allocator, DumpCap, FlowInputs, FlowPlan, LegTimes, LoaderCap, Policy};
 use crate::manned::MannedFleet;
 use crate::permits::{extend, Claim, ClaimIndex, Extension};
 use crate::routing::Router;
@@ -34,6 +35,14 @@ pub struct DispatcherConfig {
     /// `Stopped` over a working link for `d` (what a remote operator does after checking
     /// it); `None` leaves every stopped truck to an operator.
     pub auto_rearm_after: Option<SimDuration>,
+    /// How trucks that ask for work are assigned ([`crate::assign`]).
+    pub policy: Policy,
+    /// How often the `lp` policy solves its flow program again.
+    pub replan_period: SimDuration,
+    /// Time a truck takes at one dump spot (manoeuvre and tip), s: the dumps' capacity.
+    pub dump_per_truck_s: f64,
+    /// The crusher's feed-rate target, t/h (`lp`: a ceiling on ore sent to crushers).
+    pub crusher_tph: Option<f64>,
 }
 
 impl Default for DispatcherConfig {
@@ -47,6 +56,10 @@ impl Default for DispatcherConfig {
             lost_after: SimDuration::from_secs(2),
             route_tail_m: 30.0,
             auto_rearm_after: None,
+            policy: Policy::default(),
+            replan_period: SimDuration::from_secs(60),
+            dump_per_truck_s: 45.0,
+            crusher_tph: None,
         }
     }
 }
@@ -104,6 +117,20 @@ pub struct TruckView {
     /// Since when the truck has been reporting `Stopped` with the link up (auto re-arm).
     stopped_heard_since: Option<SimTime>,
     last_auto_rearm: Option<SimTime>,
+    /// The leg being timed: since when, and from which dump (empty) or loader (loaded).
+    leg: Option<(SimTime, LegStart)>,
+    last_dump: Option<DumpId>,
+    last_loader: Option<LoaderId>,
+    /// The dump the `lp` policy chose with the load ([`crate::assign::Allocator`]).
+    planned_dump: Option<DumpId>,
+    /// The loader the `fixed` policy gave this truck for the shift.
+    pub fixed_loader: Option<LoaderId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum LegStart {
+    Empty(DumpId),
+    Loaded(LoaderId),
 }
 
 impl TruckView {
@@ -128,6 +155,11 @@ impl TruckView {
             last_up_seq: 0,
             stopped_heard_since: None,
             last_auto_rearm: None,
+            leg: None,
+            last_dump: None,
+            last_loader: None,
+            planned_dump: None,
+            fixed_loader: None,
         }
     }
 }
@@ -158,6 +190,18 @@ pub struct Dispatcher {
     pub rejected: u64,
     /// Manned vehicles in the same reservation system ([`crate::manned`]).
     manned: MannedFleet,
+    /// Learned travel times of every loaded and empty leg.
+    legs: LegTimes,
+    /// The `lp` policy's plan and path history.
+    allocator: Allocator,
+    next_replan: SimTime,
+    /// Each loader's weight in the flow program (1 unless set).
+    loader_priority: Vec<f64>,
+    /// Flow programs solved, and failed (the old plan kept).
+    pub plan_solves: u64,
+    pub plan_failures: u64,
+    /// Trucks given a loader by the `fixed` policy so far.
+    fixed_given: usize,
 }
 
 impl Dispatcher {
@@ -165,6 +209,8 @@ impl Dispatcher {
         let router = Router::new(&site.roads);
         let loaders = vec![LoaderBook::default(); site.loaders.len()];
         let dumps = vec![DumpBook::default(); site.dumps.len()];
+        let legs = free_flow_legs(&site, &router);
+        let loader_priority = vec![1.0; site.loaders.len()];
         Dispatcher {
             site,
             cfg,
@@ -178,7 +224,39 @@ impl Dispatcher {
             events: Vec::new(),
             rejected: 0,
             manned: MannedFleet::default(),
+            legs,
+            allocator: Allocator::default(),
+            next_replan: SimTime::ZERO,
+            loader_priority,
+            plan_solves: 0,
+            plan_failures: 0,
+            fixed_given: 0,
         }
+    }
+
+    /// The travel times learned so far.
+    pub fn legs(&self) -> &LegTimes {
+        &self.legs
+    }
+
+    /// The `lp` policy's current flow plan (empty under the other policies).
+    pub fn flow_plan(&self) -> &FlowPlan {
+        self.allocator.plan()
+    }
+
+    /// Sets a loader's priority (its weight in the flow program; 1 by default). Refuses an
+    /// unknown loader or a weight that is not a finite number ≥ 0.
+    pub fn set_loader_priority(&mut self, loader: LoaderId, weight: f64) -> Result<(), String> {
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(format!("loader priority {weight} is not a number ≥ 0"));
+        }
+        let Some(w) = self.loader_priority.get_mut(loader.index()) else {
+            return Err(format!("there is no loader {}", loader.0));
+        };
+        *w = weight;
+        // the next tick solves again
+        self.next_replan = SimTime::ZERO;
+        Ok(())
     }
 
     pub fn trucks(&self) -> &BTreeMap<TruckId, TruckView> {
@@ -306,6 +384,7 @@ impl Dispatcher {
             }
             TruckMsg::StateChanged { to, .. } => {
                 let to = *to;
+                time_legs(v, &mut self.legs, now, to);
                 self.log(now, id, FleetEventKind::StateChanged(to));
             }
             // A truck already on a task does not get a second one (a delayed assignment and a
@@ -316,6 +395,7 @@ impl Dispatcher {
                 let assigned = v.task == Some(Task::Load { loader });
                 if let (Some(l), true) = (site.loaders.get(loader.index()), assigned) {
                     v.awaiting_haul = Some(l.material);
+                    v.last_loader = Some(loader);
                     if let Some(b) = self.loaders.get_mut(loader.index()) {
                         b.assigned.retain(|t| *t != id);
                     }
@@ -329,6 +409,7 @@ impl Dispatcher {
                 if v.task == Some(Task::Dump { dump }) {
                     v.task = None;
                 }
+                v.last_dump = Some(dump);
                 if let Some(b) = self.dumps.get_mut(dump.index()) {
                     b.assigned.retain(|e| e.0 != id);
                 }
@@ -402,15 +483,9 @@ impl Dispatcher {
         (capacity_t / l.bucket_t).ceil() * l.pass_s + 40.0
     }
 
-    /// Sends a truck that asked for work to the loader where it could start loading soonest.
-    fn assign_load(&mut self, now: SimTime, id: TruckId) {
-        let Some(v) = self.trucks.get(&id) else {
-            return;
-        };
-        let cap = v.info.capacity_t;
-        let Some((lane, s0)) = self.position(v) else {
-            return;
-        };
+    /// The loader where a truck standing at `(lane, s0)` could start loading soonest: its
+    /// travel time against the queue already sent there (the `nearest` policy).
+    fn soonest_loader(&self, lane: LaneId, s0: f64, cap: f64) -> Option<usize> {
         let mut best: Option<(f64, usize)> = None;
         for (i, l) in self.site.loaders.iter().enumerate() {
             let Some((travel, _)) = self.router.route(lane, s0, l.lane, l.spot_s) else {
@@ -423,24 +498,86 @@ impl Dispatcher {
                 best = Some((start, i));
             }
         }
-        let Some((_, i)) = best else {
+        best.map(|b| b.1)
+    }
+
+    /// The truck's loader for the shift (the `fixed` policy): given on its first request,
+    /// round-robin over the loaders in the order trucks first ask.
+    fn fixed_loader(&mut self, id: TruckId) -> Option<usize> {
+        let n = self.site.loaders.len();
+        if n == 0 {
+            return None;
+        }
+        let given = self.trucks.get(&id)?.fixed_loader;
+        let l = match given {
+            Some(l) => l,
+            None => {
+                let l = LoaderId((self.fixed_given % n) as u32);
+                self.fixed_given += 1;
+                if let Some(v) = self.trucks.get_mut(&id) {
+                    v.fixed_loader = Some(l);
+                }
+                l
+            }
+        };
+        Some(l.index())
+    }
+
+    /// The path furthest behind its rate that a truck at `(lane, s0)` can reach (the `lp`
+    /// policy, [`Allocator::choose`]): its loader, and the dump its load goes to.
+    fn lp_path(&mut self, now: SimTime, lane: LaneId, s0: f64) -> Option<(usize, DumpId)> {
+        let slowdown = self.legs.slowdown();
+        let (router, site) = (&self.router, &self.site);
+        let travel = |l: LoaderId| {
+            let spec = site.loaders.get(l.index())?;
+            router
+                .route(lane, s0, spec.lane, spec.spot_s)
+                .map(|(t, _)| t * slowdown)
+        };
+        let (l, d) = self.allocator.choose(now.as_secs_f64(), travel)?;
+        Some((l.index(), d))
+    }
+
+    /// Sends a truck that asked for work to a loader, by the run's [`Policy`].
+    fn assign_load(&mut self, now: SimTime, id: TruckId) {
+        let Some(v) = self.trucks.get(&id) else {
+            return;
+        };
+        let cap = v.info.capacity_t;
+        let Some((lane, s0)) = self.position(v) else {
+            return;
+        };
+        let choice = match self.cfg.policy {
+            Policy::Nearest => self.soonest_loader(lane, s0, cap).map(|i| (i, None)),
+            Policy::Fixed => self.fixed_loader(id).map(|i| (i, None)),
+            Policy::Lp => match self.lp_path(now, lane, s0) {
+                Some((i, d)) => Some((i, Some(d))),
+                // no plan yet, or no planned path reachable from here
+                None => self.soonest_loader(lane, s0, cap).map(|i| (i, None)),
+            },
+        };
+        let Some((i, dump)) = choice else {
             self.log(now, id, FleetEventKind::NoRoute);
             return;
         };
         let (lane_to, spot) = (self.site.loaders[i].lane, self.site.loaders[i].spot_s);
-        if let Some((_, path)) = self.plan(id, lane_to, spot) {
-            self.loaders[i].assigned.push(id);
-            if let Some(v) = self.trucks.get_mut(&id) {
-                v.wants_work = false;
+        match self.plan(id, lane_to, spot) {
+            Some((_, path)) => {
+                self.loaders[i].assigned.push(id);
+                if let Some(v) = self.trucks.get_mut(&id) {
+                    v.wants_work = false;
+                    v.planned_dump = dump;
+                }
+                self.assign(
+                    now,
+                    id,
+                    Task::Load {
+                        loader: site::ids::LoaderId(i as u32),
+                    },
+                    path,
+                );
             }
-            self.assign(
-                now,
-                id,
-                Task::Load {
-                    loader: site::ids::LoaderId(i as u32),
-                },
-                path,
-            );
+            None => self.log(now, id, FleetEventKind::NoRoute),
         }
     }
 
@@ -452,9 +589,16 @@ impl Dispatcher {
         let Some((lane, s0)) = self.position(v) else {
             return;
         };
+        // The `lp` policy's dump for this load, if it takes the material.
+        let planned = v.planned_dump.filter(|d| {
+            self.site
+                .dumps
+                .get(d.index())
+                .is_some_and(|d| d.kind.accepts(material))
+        });
         let mut best: Option<(f64, usize, usize)> = None;
         for (i, d) in self.site.dumps.iter().enumerate() {
-            if !d.kind.accepts(material) {
+            if !d.kind.accepts(material) || planned.is_some_and(|p| p.index() != i) {
                 continue;
             }
             let Some((travel, _)) = self.router.route(lane, s0, d.lane, d.spots_s[0]) else {
@@ -481,6 +625,7 @@ impl Dispatcher {
             self.dumps[i].assigned.push((id, spot));
             if let Some(v) = self.trucks.get_mut(&id) {
                 v.awaiting_haul = None;
+                v.planned_dump = None;
             }
             self.assign(
                 now,
@@ -519,12 +664,15 @@ impl Dispatcher {
     /// 1. `watch_links`: trucks silent too long are marked lost;
     /// 2. `apply_rearm_policy`: self-stopped trucks heard long enough are re-armed (only
     ///    with [`DispatcherConfig::auto_rearm_after`]);
-    /// 3. `assign_work`: standing trucks get their next task and route;
-    /// 4. `extend_permissions`: everyone's claim, then grants extended one truck at a time;
-    /// 5. `send_heartbeats`: every `heartbeat_period`.
+    /// 3. `replan` (the `lp` policy, every `replan_period`): the flow program solved
+    ///    again on the learned travel times and the trucks available;
+    /// 4. `assign_work`: standing trucks get their next task and route;
+    /// 5. `extend_permissions`: everyone's claim, then grants extended one truck at a time;
+    /// 6. `send_heartbeats`: every `heartbeat_period`.
     pub fn tick(&mut self, now: SimTime) {
         self.watch_links(now);
         self.apply_rearm_policy(now);
+        self.replan(now);
         self.assign_work(now);
         self.extend_permissions(now);
         self.send_heartbeats(now);
@@ -545,6 +693,60 @@ impl Dispatcher {
                 v.lost = true;
             }
             self.log(now, id, FleetEventKind::Lost);
+        }
+    }
+
+    /// The `lp` policy's flow program, solved again every `replan_period` (at once after a
+    /// loader's priority changed) for the trucks heard, not lost and not e-stopped, on the
+    /// travel times learned so far. A failed solve keeps the old plan.
+    fn replan(&mut self, now: SimTime) {
+        if self.cfg.policy != Policy::Lp || now < self.next_replan {
+            return;
+        }
+        self.next_replan = now + self.cfg.replan_period;
+        let working: Vec<f64> = self
+            .trucks
+            .values()
+            .filter(|v| !v.lost && !v.estopped && v.telemetry.is_some())
+            .map(|v| v.info.capacity_t)
+            .collect();
+        let payload_t = if working.is_empty() {
+            return;
+        } else {
+            working.iter().sum::<f64>() / working.len() as f64
+        };
+        let loaders = (0..self.site.loaders.len())
+            .map(|i| LoaderCap {
+                material: self.site.loaders[i].material,
+                load_s: self.load_time(i, payload_t),
+                priority: self.loader_priority.get(i).copied().unwrap_or(1.0),
+                available: true,
+            })
+            .collect();
+        let dumps = self
+            .site
+            .dumps
+            .iter()
+            .map(|d| DumpCap {
+                kind: d.kind,
+                spots: d.spots_s.len(),
+                per_truck_s: self.cfg.dump_per_truck_s,
+            })
+            .collect();
+        let inputs = FlowInputs {
+            loaders,
+            dumps,
+            legs: self.legs.clone(),
+            trucks: working.len(),
+            payload_t,
+            crusher_tph: self.cfg.crusher_tph,
+        };
+        match crate::assign::solve(&inputs) {
+            Ok(plan) => {
+                self.allocator.set_plan(plan);
+                self.plan_solves += 1;
+            }
+            Err(_) => self.plan_failures += 1,
         }
     }
 
@@ -710,5 +912,58 @@ impl Dispatcher {
                 self.send(now, id, DispatchMsg::Heartbeat);
             }
         }
+    }
+}
+
+/// Every leg's free-flow time by the router (each lane at its speed limit): loader spot to
+/// the first spot of each dump that takes its material, and back.
+fn free_flow_legs(site: &Site, router: &Router) -> LegTimes {
+    let mut legs = LegTimes::default();
+    for (i, l) in site.loaders.iter().enumerate() {
+        let li = LoaderId(i as u32);
+        for (j, d) in site.dumps.iter().enumerate() {
+            let (dj, Some(&spot)) = (DumpId(j as u32), d.spots_s.first()) else {
+                continue;
+            };
+            if !d.kind.accepts(l.material) {
+                continue;
+            }
+            if let Some((t, _)) = router.route(l.lane, l.spot_s, d.lane, spot) {
+                legs.set_loaded_free(li, dj, t);
+            }
+            if let Some((t, _)) = router.route(d.lane, spot, l.lane, l.spot_s) {
+                legs.set_empty_free(dj, li, t);
+            }
+        }
+    }
+    legs
+}
+
+/// Times the truck's legs from its state changes: an empty leg from leaving a dump
+/// (`ToLoader`) to reaching its loader (queue, spotting or loading), a loaded leg from
+/// leaving a loader (`Hauling`) to reaching its dump (queue or tipping). A stop, a fault or
+/// parking on the way drops the leg (its time says nothing about the road).
+fn time_legs(v: &mut TruckView, legs: &mut LegTimes, now: SimTime, to: MissionState) {
+    use MissionState as S;
+    match to {
+        S::ToLoader => v.leg = v.last_dump.map(|d| (now, LegStart::Empty(d))),
+        S::Hauling => v.leg = v.last_loader.map(|l| (now, LegStart::Loaded(l))),
+        S::QueueLoader | S::Spotting | S::Loading => {
+            if let Some((t0, LegStart::Empty(d))) = v.leg {
+                if let Some(Task::Load { loader }) = v.task {
+                    legs.observe_empty(d, loader, now.since(t0).as_secs_f64());
+                }
+                v.leg = None;
+            }
+        }
+        S::QueueDump | S::Dumping => {
+            if let Some((t0, LegStart::Loaded(l))) = v.leg {
+                if let Some(Task::Dump { dump }) = v.task {
+                    legs.observe_loaded(l, dump, now.since(t0).as_secs_f64());
+                }
+                v.leg = None;
+            }
+        }
+        S::Stopped | S::Faulted | S::ToParking | S::Parked | S::Idle => v.leg = None,
     }
 }

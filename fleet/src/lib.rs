@@ -2,9 +2,11 @@
 //! [`Dispatcher::tick`] runs assignment, traffic permissions and the watchdog, and
 //! [`Dispatcher::poll_outbox`] hands back the messages to send. Time is passed in.
 //!
-//! - **Assignment** (simple dynamic rule; the optimiser is its own issue): a truck that asks
-//!   for work goes to the loader where it could start loading soonest (travel time plus the
-//!   queue already sent there); a loaded truck goes to the dump of its material it reaches
+//! - **Assignment** by the run's policy ([`assign`]): `nearest` (a truck that asks for work
+//!   goes to the loader where it could start loading soonest, travel time against the queue
+//!   already sent there), `fixed` (one loader per truck for the shift) or `lp` (a linear
+//!   program for the best flow on every path, then the path furthest behind its rate); a
+//!   loaded truck goes to its path's dump (`lp`) or the dump of its material it reaches
 //!   soonest, counting the trucks already heading there.
 //! - **Routing** on the lane graph by travel time (A* from `petgraph`, an admissible
 //!   straight-line heuristic; see [`routing`]).
@@ -25,6 +27,8 @@
 //!
 //! ## Module map
 //!
+//! - [`assign`]: the assignment policies, the flow program (`good_lp` with `microlp`), the
+//!   real-time allocator and the learned travel times.
 //! - [`dispatcher`]: [`Dispatcher`], its configuration, truck views and event log; `tick` runs
 //!   its phases in one fixed order (watchdog, re-arm policy, assignment, permissions,
 //!   heartbeats).
@@ -36,8 +40,9 @@
 //! - `server` (feature `server`, on by default): the real-mode server, the same
 //!   [`Dispatcher`] driven by tokio and `quinn` through `network5g`'s real-mode transport; the
 //!   `dispatcher` binary (`src/bin/dispatcher.rs`) is its command line. Without the feature
-//!   the crate depends on `site`, `petgraph`, `serde` and `thiserror` only, and does no IO.
+//!   the crate depends on `site`, `petgraph`, `good_lp`, `serde` and `thiserror` only, and does no IO.
 
+pub mod assign;
 pub mod dispatcher;
 pub mod manned;
 pub mod permits;

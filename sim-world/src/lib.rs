@@ -40,6 +40,8 @@
 //!   detector's evaluation on them.
 //! - [`app`]: the Bevy side: the world as a resource, [`app::SimPlugin`] chaining one
 //!   [`app::SimSystems`] set per phase, a truck entity per truck.
+//! - [`compare`]: `minesim compare`'s table: each dispatch policy's KPIs as mean ± sd over
+//!   the seeds, from the runs' reports.
 //! - [`run`]: a shift from start to report ([`run::run_shift`]), with the wall clock and the
 //!   progress display injected; `src/main.rs` is the thin `minesim` command line over it.
 //! - `viewer` (feature `viewer`): the 3D viewer, Bevy plugins over the same app.
@@ -49,6 +51,7 @@
 //! [`site::hash`].
 
 pub mod app;
+pub mod compare;
 pub mod config;
 pub mod dataset;
 pub mod error;

@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run a headless haul shift and report its KPIs.
     Run(RunCmd),
+    /// Run the same shift under several dispatch policies and seeds; print each policy's
+    /// KPIs as mean ± sd over the seeds.
+    Compare(CompareCmd),
     /// Write the site's 5G coverage map (best-server downlink SINR) as a PNG.
     Coverage {
         #[command(flatten)]
@@ -159,11 +162,167 @@ struct RunCmd {
     /// long, as a remote operator would; `off` leaves stopped trucks stopped.
     #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     auto_rearm: site::DelayOrOff,
+    /// How the dispatcher assigns trucks that ask for work: `lp` (a linear program for the
+    /// best flow on every loader→dump path, then each truck to the path furthest behind its
+    /// rate), `fixed` (each truck to one loader for the shift) or `nearest` (the loader
+    /// where the truck starts loading soonest).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Nearest)]
+    policy: PolicyArg,
     #[command(flatten)]
     perception: PerceptionArgs,
     /// Write the Chrome/Perfetto trace of every truck's NPU here (one process per truck).
     #[arg(long)]
     npu_trace: Option<PathBuf>,
+}
+
+/// `minesim compare`.
+#[derive(clap::Args, Debug)]
+struct CompareCmd {
+    #[command(flatten)]
+    site: SiteArg,
+    /// Number of trucks.
+    #[arg(long, default_value_t = 100, value_parser = parse_trucks, allow_hyphen_values = true)]
+    trucks: usize,
+    /// The policies, comma-separated, in the order of the table (the first is the one the
+    /// others are measured against).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "lp,fixed,nearest"
+    )]
+    policy: Vec<PolicyArg>,
+    /// Seeds per policy: `--seed`, `--seed`+1, …
+    #[arg(long, default_value_t = 3, value_parser = parse_count, allow_hyphen_values = true)]
+    seeds: usize,
+    /// The first seed.
+    #[arg(long, default_value_t = 1, value_parser = parse_seed, allow_hyphen_values = true)]
+    seed: u64,
+    /// Simulated duration of each run, e.g. 30m, 4h.
+    #[arg(long, default_value = "1h", value_parser = parse_duration, allow_hyphen_values = true)]
+    duration: SimDuration,
+    /// Transport of every run: `memory` (fixed 5 ms, lossless: the dispatch question alone)
+    /// or `quic` (simulated QUIC over the site's radio model).
+    #[arg(long, value_enum, default_value_t = CompareTransport::Memory)]
+    transport: CompareTransport,
+    /// Runs at once (each is single-threaded); default: the machine's cores.
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
+    jobs: Option<usize>,
+    /// Write the comparison (every row, every seed's figures) as JSON here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CompareTransport {
+    Memory,
+    Quic,
+}
+
+fn compare(cmd: CompareCmd) -> anyhow::Result<()> {
+    if let Some(out) = &cmd.report {
+        check_output("--report", out)?;
+    }
+    let mut policies: Vec<PolicyArg> = Vec::new();
+    for p in &cmd.policy {
+        if policies.contains(p) {
+            anyhow::bail!("--policy: {p:?} is named twice");
+        }
+        policies.push(*p);
+    }
+    let loaded = cmd.site.load()?;
+    let network = match cmd.transport {
+        CompareTransport::Memory => NetworkChoice::InMemory,
+        CompareTransport::Quic => NetworkChoice::QuicRadio,
+    };
+    let seeds: Vec<u64> = (0..cmd.seeds as u64)
+        .map(|k| cmd.seed.wrapping_add(k))
+        .collect();
+    let jobs: Vec<(fleet::assign::Policy, u64)> = policies
+        .iter()
+        .flat_map(|p| seeds.iter().map(move |s| ((*p).into(), *s)))
+        .collect();
+    let interrupt = interrupt_flag()?;
+    let threads = cmd
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .context("cannot start the worker threads")?;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = jobs.len();
+    eprintln!(
+        "minesim compare: {total} runs ({} policies × {} seeds), {threads} at once",
+        policies.len(),
+        seeds.len()
+    );
+    let results: Vec<anyhow::Result<(String, sim_world::report::Report)>> = pool.install(|| {
+        use rayon::prelude::*;
+        jobs.par_iter()
+            .map(|&(policy, seed)| {
+                let args = RunArgs {
+                    trucks: cmd.trucks,
+                    seed,
+                    duration: cmd.duration,
+                    network: network.clone(),
+                    auto_rearm_after: Some(SimDuration::from_secs(30)),
+                    policy,
+                    obstacles: Vec::new(),
+                    traffic: Default::default(),
+                    perception: None,
+                    planning: None,
+                    npu_trace: None,
+                    sources: sim_world::run::Sources {
+                        site_file: loaded.name.clone(),
+                        site_sha256: loaded.sha256.clone(),
+                        model_sha256: None,
+                    },
+                    interrupt: Some(interrupt.clone()),
+                };
+                #[allow(clippy::disallowed_methods)] // the binary measures its own speed
+                let clock = Wall(std::time::Instant::now());
+                let r = run_shift(loaded.site.clone(), &args, &clock, &mut |_| {})
+                    .with_context(|| format!("policy {policy}, seed {seed}"))?;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                eprintln!(
+                    "minesim compare: {n}/{total} done: {policy} seed {seed}: {:.0} t, {:.1}× real time",
+                    r.tonnes, r.real_time_factor
+                );
+                Ok((policy.name().to_string(), r))
+            })
+            .collect()
+    });
+    let runs = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    if runs.iter().any(|(_, r)| r.interrupted) {
+        anyhow::bail!("interrupted: no comparison of unfinished runs");
+    }
+    let c = sim_world::compare::compare(&runs);
+    print!("{}", c.table());
+    if let Some(out) = cmd.report {
+        let json = serde_json::to_string_pretty(&c)?;
+        std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("comparison written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// `--policy` ([`fleet::assign::Policy`]).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PolicyArg {
+    Lp,
+    Fixed,
+    Nearest,
+}
+
+impl From<PolicyArg> for fleet::assign::Policy {
+    fn from(p: PolicyArg) -> Self {
+        match p {
+            PolicyArg::Lp => fleet::assign::Policy::Lp,
+            PolicyArg::Fixed => fleet::assign::Policy::Fixed,
+            PolicyArg::Nearest => fleet::assign::Policy::Nearest,
+        }
+    }
 }
 
 /// Perception and obstacles: `minesim run` and `minesim view`.
@@ -465,6 +624,15 @@ fn parse_trucks(s: &str) -> Result<usize, String> {
     Ok(n as usize)
 }
 
+/// A count of at least one (`--seeds`, `--jobs`).
+fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|_| format!("{n} is too large")),
+        Ok(n) => Err(format!("needs at least 1, got {n}")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
 fn parse_seed(s: &str) -> Result<u64, String> {
     site::cli::seed(s)
 }
@@ -708,6 +876,7 @@ fn run(cmd: RunCmd) -> anyhow::Result<ExitCode> {
         duration: cmd.duration,
         network: cmd.network(),
         auto_rearm_after: cmd.auto_rearm.0,
+        policy: cmd.policy.into(),
         obstacles,
         traffic: sim_world::config::TrafficConfig {
             light_vehicles: cmd.light_vehicles,
@@ -1014,6 +1183,7 @@ fn main() -> ExitCode {
             .and_then(|()| site.load())
             .and_then(|s| coverage(&s.site, step, seed, &output)),
         Command::Site { command } => site_cmd(command),
+        Command::Compare(cmd) => compare(cmd),
         Command::View(args) => view(args),
         Command::Dataset(cmd) => dataset(cmd),
         Command::DetectorEval(cmd) => detector_eval(cmd),

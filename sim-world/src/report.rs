@@ -224,6 +224,8 @@ pub struct RunConfig {
     pub transport: String,
     /// The dispatcher re-arms a truck that stopped itself after this long, s; `null`: never.
     pub auto_rearm_s: Option<f64>,
+    /// The dispatch policy: `lp`, `fixed` or `nearest`.
+    pub policy: String,
     /// Obstacles placed by flags or files.
     pub obstacles: usize,
     /// `null` when perception is off.
@@ -283,6 +285,8 @@ pub struct Report {
     pub longest_standstill_s: f64,
     pub dispatcher_events: u64,
     pub event_log_hash: String,
+    /// How the dispatcher assigned the trucks.
+    pub dispatch: DispatchReport,
     pub link: LinkReport,
     /// Link metrics and network KPIs (`None` for the in-memory transport).
     pub network: Option<NetworkReport>,
@@ -306,6 +310,45 @@ pub struct Report {
     /// Manned vehicles on the roads (absent when the run has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficReport>,
+}
+
+/// The dispatcher's assignment: its policy and, for `lp`, its last flow plan.
+#[derive(Clone, Debug, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct DispatchReport {
+    /// `lp`, `fixed` or `nearest`.
+    pub policy: String,
+    /// Flow programs solved (`lp`: every minute), and failed (the old plan kept).
+    pub plan_solves: u64,
+    pub plan_failures: u64,
+    /// The last plan's tonnes per hour and the trucks it keeps busy (`null` but for `lp`).
+    pub plan_tph: Option<f64>,
+    pub plan_trucks_needed: Option<f64>,
+    /// Legs (loaded and empty) timed from the trucks' state changes.
+    pub legs_timed: u64,
+    /// Observed over free-flow travel time, mean over the legs driven (1 when none).
+    pub travel_slowdown: f64,
+}
+
+impl DispatchReport {
+    fn of(d: &fleet::Dispatcher, policy: fleet::assign::Policy) -> DispatchReport {
+        let plan = d.flow_plan();
+        let lp = policy == fleet::assign::Policy::Lp;
+        let legs = d.legs();
+        DispatchReport {
+            policy: policy.name().to_string(),
+            plan_solves: d.plan_solves,
+            plan_failures: d.plan_failures,
+            plan_tph: lp.then(|| round(plan.tph, 1)),
+            plan_trucks_needed: lp.then(|| round(plan.trucks_needed, 2)),
+            legs_timed: legs
+                .loaded
+                .values()
+                .chain(legs.empty.values())
+                .map(|l| u64::from(l.n))
+                .sum(),
+            travel_slowdown: round(legs.slowdown(), 3),
+        }
+    }
 }
 
 /// Manned traffic (light vehicles, water carts) and the trucks around it.
@@ -521,6 +564,7 @@ impl Report {
             dispatcher_events: w.metrics.events,
             auto_rearms: w.metrics.auto_rearms,
             event_log_hash: format!("{:016x}", w.metrics.event_hash),
+            dispatch: DispatchReport::of(&w.dispatcher, w.cfg.dispatcher.policy),
             link: LinkReport {
                 transport: w.transport.name(),
                 up_msgs: link.up_msgs,
@@ -573,6 +617,7 @@ impl Report {
                 },
             ),
             ("real-time factor", format!("{:.1}×", self.real_time_factor)),
+            ("dispatch policy", self.dispatch.policy.clone()),
             ("tonnes hauled", format!("{:.0} t", self.tonnes)),
             (
                 "tonnes per hour",

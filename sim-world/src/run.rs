@@ -40,6 +40,8 @@ pub struct RunArgs {
     pub network: NetworkChoice,
     /// The dispatcher's re-arm policy ([`fleet::DispatcherConfig::auto_rearm_after`]).
     pub auto_rearm_after: Option<SimDuration>,
+    /// How the dispatcher assigns trucks (`--policy`, [`fleet::assign::Policy`]).
+    pub policy: fleet::assign::Policy,
     /// Obstacles placed in the world.
     pub obstacles: Vec<perception::ObstacleSpec>,
     /// Manned vehicles (`--light-vehicles`, `--water-carts`).
@@ -67,6 +69,7 @@ impl RunArgs {
             network: self.network.clone(),
             dispatcher: fleet::DispatcherConfig {
                 auto_rearm_after: self.auto_rearm_after,
+                policy: self.policy,
                 ..fleet::DispatcherConfig::default()
             },
             obstacles: self.obstacles.clone(),
@@ -93,6 +96,7 @@ impl RunArgs {
             duration_s: self.duration.as_secs_f64(),
             transport: self.network.name().to_string(),
             auto_rearm_s: self.auto_rearm_after.map(|d| d.as_secs_f64()),
+            policy: self.policy.name().to_string(),
             obstacles: self.obstacles.len(),
             perception: self.perception.as_ref().map(|p| PerceptionConfigEcho {
                 sensing: p.cfg.sensing,
@@ -227,6 +231,7 @@ mod tests {
             duration: SimDuration::from_secs(21),
             network: NetworkChoice::InMemory,
             auto_rearm_after: Some(SimDuration::from_secs(30)),
+            policy: Default::default(),
             obstacles: Vec::new(),
             traffic: Default::default(),
             perception: None,
@@ -257,6 +262,7 @@ mod tests {
             duration: SimDuration::from_secs(1),
             network: NetworkChoice::InMemory,
             auto_rearm_after: None,
+            policy: Default::default(),
             obstacles: Vec::new(),
             traffic: Default::default(),
             perception: None,

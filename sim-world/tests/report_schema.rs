@@ -43,6 +43,7 @@ fn a_fresh_report_validates_and_a_broken_one_does_not() {
         duration: site::SimDuration::from_secs(30),
         network: NetworkChoice::InMemory,
         auto_rearm_after: None,
+        policy: fleet::assign::Policy::Lp,
         obstacles: Vec::new(),
         traffic: Default::default(),
         perception: None,
