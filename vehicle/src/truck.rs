@@ -81,6 +81,12 @@ pub struct TruckStats {
 
 /// Distance short of a stopping point the planner aims for, m.
 const STOP_MARGIN_M: f64 = 0.5;
+/// A permission end that is not the route's end (someone else's road begins there) is
+/// kept this many position sigmas further back: the truck's estimate may be behind its true
+/// position by that much (one-sided 3 sigma: 99.87 %).
+pub const PERMISSION_SIGMAS: f64 = 3.0;
+/// The sigma counted at most, m (above 2 m the supervisor stops the truck anyway).
+const PERMISSION_SIGMA_CAP_M: f64 = 3.0;
 /// Gap the truck's nose keeps to a perceived obstacle's near edge when it stops for it, m.
 pub const OBSTACLE_STANDOFF_M: f64 = 5.0;
 /// Within this distance of the route end, the truck is "at" the spot, m.
@@ -335,12 +341,30 @@ impl Truck {
             Some(g) if g.route == route.route.id => g.until_m,
             _ => self.progress,
         };
-        let mut stop = perm_end.min(route.length);
+        let mut stop = self.permission_stop(perm_end, route.length);
         if let Some(d) = self.obstacle_ahead_m {
             stop =
                 stop.min(self.progress + d - 0.5 * self.params.length_m - self.obstacle_standoff_m);
         }
         Some(stop)
+    }
+
+    /// Where the centre may stop for a permission ending at `perm_end` on a route of
+    /// `route_len`: short of it by [`PERMISSION_SIGMAS`] position sigmas when the road
+    /// beyond is someone else's (the permission ends before the route does), so a truck
+    /// whose estimate lags its true position still stops inside its permission. At the
+    /// route's own end (a loading or dump spot, a parking slot) the claim's margin beyond
+    /// the grant covers the localisation error, and the spot must stay reachable.
+    fn permission_stop(&self, perm_end: f64, route_len: f64) -> f64 {
+        if perm_end >= route_len - 1e-6 {
+            return route_len;
+        }
+        let sigma = if self.pos_sigma_m.is_finite() {
+            self.pos_sigma_m.clamp(0.0, PERMISSION_SIGMA_CAP_M)
+        } else {
+            PERMISSION_SIGMA_CAP_M
+        };
+        perm_end - PERMISSION_SIGMAS * sigma
     }
 
     /// A planner's report at `now`: its current plan was made `age_us` ago. Once a planner
@@ -731,7 +755,7 @@ impl Truck {
             Some(g) if g.route == route.route.id => (g.until_m, now > g.expires),
             _ => (f64::NEG_INFINITY, true),
         };
-        let mut stop_at = perm_end.min(route.length);
+        let mut stop_at = self.permission_stop(perm_end, route.length);
         if let Some(d) = self.obstacle_ahead_m {
             let nose = 0.5 * self.params.length_m;
             stop_at = stop_at.min(self.progress + d - nose - self.obstacle_standoff_m);
