@@ -13,6 +13,57 @@ use std::sync::Arc;
 use vehicle::dynamics::sin_of_grade;
 use vehicle::{Sensed, Truck, TruckParams};
 
+/// A message to truck 0.
+fn msg(now: SimTime, body: DispatchMsg) -> DownMsg {
+    DownMsg {
+        truck: TruckId(0),
+        seq: 0,
+        sent: now,
+        body,
+    }
+}
+
+/// A permission on route 1 up to `until`, valid for 3 s.
+fn grant(now: SimTime, until: f64) -> DownMsg {
+    msg(
+        now,
+        DispatchMsg::Permission(PermissionGrant {
+            route: RouteId(1),
+            until_m: until,
+            expires: now + SimDuration::from_secs(3),
+        }),
+    )
+}
+
+/// Truck 0 on a straight slope, and its first inbox: a park task along the whole lane
+/// (route 1) and a permission up to `until`.
+fn start(grade: f64, until: f64) -> (Arc<site::Site>, Truck, Vec<DownMsg>) {
+    let site = Arc::new(site::testing::slope(grade, 3000.0));
+    let truck = Truck::new(
+        TruckId(0),
+        TruckParams::default(),
+        site.clone(),
+        SimTime::ZERO,
+    );
+    let route = Route {
+        id: RouteId(1),
+        lanes: vec![LaneId(0)],
+        start_s: 0.0,
+        end_s: site.roads.lane(LaneId(0)).length(),
+    };
+    let inbox = vec![
+        msg(
+            SimTime::ZERO,
+            DispatchMsg::Assignment {
+                task: Task::Park,
+                route,
+            },
+        ),
+        grant(SimTime::ZERO, until),
+    ];
+    (site, truck, inbox)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn drive(
     grade: f64,
@@ -24,50 +75,17 @@ fn drive(
     perception_for_s: f64,
     plan_age_ms: u64,
 ) -> f64 {
-    let site = Arc::new(site::testing::slope(grade, 3000.0));
     let p = TruckParams::default();
-    let mut truck = Truck::new(TruckId(0), p, site.clone(), SimTime::ZERO);
+    let (start_s, until) = (100.0, 100.0 + gap);
+    let (site, mut truck, mut inbox) = start(grade, until);
     let lane = site.roads.lane(LaneId(0));
-    let route = Route {
-        id: RouteId(1),
-        lanes: vec![LaneId(0)],
-        start_s: 0.0,
-        end_s: lane.length(),
-    };
-    let (start, until) = (100.0, 100.0 + gap);
-    let msg = |now: SimTime, body| DownMsg {
-        truck: TruckId(0),
-        seq: 0,
-        sent: now,
-        body,
-    };
-    let grant = |now: SimTime| {
-        msg(
-            now,
-            DispatchMsg::Permission(PermissionGrant {
-                route: RouteId(1),
-                until_m: until,
-                expires: now + SimDuration::from_secs(3),
-            }),
-        )
-    };
     let mut now = SimTime::ZERO;
-    let mut inbox = vec![
-        msg(
-            now,
-            DispatchMsg::Assignment {
-                task: Task::Park,
-                route,
-            },
-        ),
-        grant(now),
-    ];
     truck.set_lateral_offset(offset);
-    let (mut s, mut v, mut furthest) = (start, v0, start);
+    let (mut s, mut v, mut furthest) = (start_s, v0, start_s);
     for k in 0..15_000u64 {
         if k % 5 == 0 {
             inbox.push(msg(now, DispatchMsg::Heartbeat));
-            inbox.push(grant(now));
+            inbox.push(grant(now, until));
             if (now.as_secs_f64()) < perception_for_s {
                 truck.set_tracks(now, &[], 100_000);
             }
@@ -125,50 +143,17 @@ proptest! {
 #[test]
 fn a_wandering_estimate_never_walks_a_standing_truck_past_its_permission() {
     for sigma in [0.3, 0.7, 1.0, 1.8] {
-        let site = Arc::new(site::testing::slope(0.0, 3000.0));
         let p = TruckParams::default();
-        let mut truck = Truck::new(TruckId(0), p, site.clone(), SimTime::ZERO);
-        let lane = site.roads.lane(LaneId(0));
-        let route = Route {
-            id: RouteId(1),
-            lanes: vec![LaneId(0)],
-            start_s: 0.0,
-            end_s: lane.length(),
-        };
         let until = 200.0;
-        let msg = |now: SimTime, body| DownMsg {
-            truck: TruckId(0),
-            seq: 0,
-            sent: now,
-            body,
-        };
-        let grant = |now: SimTime| {
-            msg(
-                now,
-                DispatchMsg::Permission(PermissionGrant {
-                    route: RouteId(1),
-                    until_m: until,
-                    expires: now + SimDuration::from_secs(3),
-                }),
-            )
-        };
+        let (site, mut truck, mut inbox) = start(0.0, until);
+        let lane = site.roads.lane(LaneId(0));
         let mut now = SimTime::ZERO;
-        let mut inbox = vec![
-            msg(
-                now,
-                DispatchMsg::Assignment {
-                    task: Task::Park,
-                    route,
-                },
-            ),
-            grant(now),
-        ];
         // It stands 0.4 m short of the end, as queued trucks do.
         let (mut s, mut v, mut furthest) = (until - 0.4, 0.0, 0.0f64);
         for k in 0..6_000u64 {
             if k % 5 == 0 {
                 inbox.push(msg(now, DispatchMsg::Heartbeat));
-                inbox.push(grant(now));
+                inbox.push(grant(now, until));
             }
             // the estimate: truth plus a slow along-track wander of ±sigma (period 20 s)
             let wander = sigma * (now.as_secs_f64() * std::f64::consts::TAU / 20.0).sin();
