@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 struct Xvfb {
@@ -26,33 +27,46 @@ impl Drop for Xvfb {
     }
 }
 
+/// The next display number to try: the tests of this file run in parallel threads, and two
+/// of them that looked for a free number at the same moment took the same one (the second
+/// Xvfb could not start, both drew on the first, and the first test's teardown killed the
+/// other's display mid-run). Each call now starts from its own number.
+static NEXT_DISPLAY: AtomicU32 = AtomicU32::new(90);
+
 fn start_xvfb() -> Xvfb {
-    let n = (90..200)
-        .find(|n| {
-            !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-        })
-        .expect("a free X display number");
-    let display = format!(":{n}");
-    let child = Command::new("Xvfb")
-        .args([&display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Xvfb must be installed (scripts/test installs it: apt-get install xvfb)");
-    for _ in 0..100 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            break;
+    for _ in 0..110 {
+        let n = NEXT_DISPLAY.fetch_add(1, Ordering::SeqCst);
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        {
+            continue;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        let display = format!(":{n}");
+        let mut child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x720x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb must be installed (scripts/test installs it: apt-get install xvfb)");
+        for _ in 0..100 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Another process may have taken the number meanwhile: then this Xvfb has exited.
+        if !matches!(child.try_wait(), Ok(None)) {
+            continue;
+        }
+        let runtime = std::env::temp_dir().join(format!("minesim-xdg-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&runtime).expect("runtime dir");
+        return Xvfb {
+            child,
+            display,
+            runtime,
+        };
     }
-    let runtime = std::env::temp_dir().join(format!("minesim-xdg-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime).expect("runtime dir");
-    Xvfb {
-        child,
-        display,
-        runtime,
-    }
+    panic!("no free X display number from :90");
 }
 
 struct Shot {
