@@ -568,13 +568,20 @@ mod tests {
         assert_eq!(legs.loaded[&(LoaderId(1), DumpId(0))].n, 0);
     }
 
-    #[test]
-    fn the_allocator_keeps_each_path_at_its_rate() {
+    /// An allocator on a plan of loaders 0 and 1 to dump 0 at these rates (loads/h).
+    fn allocator(rates: [f64; 2]) -> Allocator {
         let mut plan = FlowPlan::default();
-        plan.loaded.insert((LoaderId(0), DumpId(0)), 20.0);
-        plan.loaded.insert((LoaderId(1), DumpId(0)), 10.0);
+        for (l, r) in rates.into_iter().enumerate() {
+            plan.loaded.insert((LoaderId(l as u32), DumpId(0)), r);
+        }
         let mut a = Allocator::default();
         a.set_plan(plan);
+        a
+    }
+
+    #[test]
+    fn the_allocator_keeps_each_path_at_its_rate() {
+        let mut a = allocator([20.0, 10.0]);
         let mut sent = [0u32; 2];
         // a truck asks every 120 s (30/h, the plan's total), 300 s from either loader
         for k in 0..300 {
@@ -591,11 +598,7 @@ mod tests {
     fn a_burst_of_trucks_is_queued_over_the_paths_by_their_rates() {
         // 30 trucks ask at once (the start of a shift); rates 20/h and 10/h: the loaders'
         // queues are filled in proportion, each truck to the turn that comes soonest.
-        let mut plan = FlowPlan::default();
-        plan.loaded.insert((LoaderId(0), DumpId(0)), 20.0);
-        plan.loaded.insert((LoaderId(1), DumpId(0)), 10.0);
-        let mut a = Allocator::default();
-        a.set_plan(plan);
+        let mut a = allocator([20.0, 10.0]);
         let mut sent = [0u32; 2];
         for _ in 0..30 {
             let (l, _) = a.choose(0.0, |_| Some(200.0)).expect("a path");
@@ -609,11 +612,7 @@ mod tests {
 
     #[test]
     fn the_first_trucks_go_where_they_arrive_soonest() {
-        let mut plan = FlowPlan::default();
-        plan.loaded.insert((LoaderId(0), DumpId(0)), 10.0);
-        plan.loaded.insert((LoaderId(1), DumpId(0)), 10.0);
-        let mut a = Allocator::default();
-        a.set_plan(plan);
+        let mut a = allocator([10.0, 10.0]);
         let travel = |l: LoaderId| Some(if l == LoaderId(1) { 100.0 } else { 400.0 });
         assert_eq!(a.choose(0.0, travel), Some((LoaderId(1), DumpId(0))));
         assert_eq!(a.choose(1.0, travel), Some((LoaderId(0), DumpId(0))));
